@@ -1,0 +1,80 @@
+/**
+ * The worker's narrow view of upstream clusters (Envoy's ThreadLocalCluster): pick a host,
+ * get a connection from that host's pool. Worker-only; built from the cluster slot.
+ */
+import type { Connection } from './connection.js';
+import type { HostDescription, LoadBalancerContext } from './load-balancer.js';
+import type { Counter, Gauge, Histogram } from './stats.js';
+
+export const PoolFailureReason = {
+  /** Circuit breaker max_connections / max_pending_requests reached. */
+  Overflow: 'overflow',
+  /** The connect failed (refused, reset, unreachable). */
+  ConnectionFailure: 'connection_failure',
+  /** connect_timeout elapsed. */
+  Timeout: 'timeout',
+} as const;
+export type PoolFailureReason = (typeof PoolFailureReason)[keyof typeof PoolFailureReason];
+
+export interface TcpPoolCallbacks {
+  /** The connection is open and now owned by the caller, who must close it. */
+  onPoolReady(connection: Connection, host: HostDescription): void;
+  onPoolFailure(reason: PoolFailureReason, host: HostDescription, details: string): void;
+}
+
+/** Cancels a pending connect; the pool closes the socket if it is not needed. */
+export interface Cancellable {
+  cancel(): void;
+}
+
+export interface TcpConnPool {
+  readonly host: HostDescription;
+  /**
+   * Starts a connection. Calls exactly one of the callbacks later (never synchronously),
+   * unless cancelled first.
+   */
+  newConnection(callbacks: TcpPoolCallbacks): Cancellable;
+}
+
+/** cluster.<name>.* handles, shared by every user of the cluster on this worker. */
+export interface ClusterTrafficStats {
+  readonly upstream_cx_total: Counter;
+  readonly upstream_cx_active: Gauge;
+  readonly upstream_cx_connect_fail: Counter;
+  readonly upstream_cx_connect_timeout: Counter;
+  readonly upstream_cx_connect_attempts_exceeded: Counter;
+  readonly upstream_cx_overflow: Counter;
+  readonly upstream_cx_none_healthy: Counter;
+  readonly upstream_cx_connect_ms: Histogram;
+  readonly upstream_cx_length_ms: Histogram;
+  readonly upstream_cx_rx_bytes_total: Counter;
+  readonly upstream_cx_tx_bytes_total: Counter;
+  readonly upstream_cx_rx_bytes_buffered: Gauge;
+  readonly upstream_cx_tx_bytes_buffered: Gauge;
+  readonly upstream_cx_destroy: Counter;
+  readonly upstream_cx_destroy_local: Counter;
+  readonly upstream_cx_destroy_remote: Counter;
+  readonly upstream_cx_destroy_with_active_rq: Counter;
+  readonly upstream_cx_destroy_local_with_active_rq: Counter;
+  readonly upstream_cx_destroy_remote_with_active_rq: Counter;
+  readonly upstream_flow_control_paused_reading_total: Counter;
+  readonly upstream_flow_control_resumed_reading_total: Counter;
+  readonly upstream_flow_control_backed_up_total: Counter;
+  readonly upstream_flow_control_drained_total: Counter;
+  readonly upstream_rq_total: Counter;
+  readonly upstream_rq_active: Gauge;
+}
+
+export interface ThreadLocalCluster {
+  readonly name: string;
+  readonly stats: ClusterTrafficStats;
+  /** Picks a host with the cluster's load balancer; undefined when none is healthy. */
+  chooseHost(context: LoadBalancerContext | undefined): HostDescription | undefined;
+  /** The pool for a host this cluster returned. */
+  tcpConnPool(host: HostDescription): TcpConnPool;
+}
+
+export interface ThreadLocalClusterManager {
+  /** The cluster as of the latest slot value, or undefined if no such cluster exists. */
+  getThreadLocalCluster(name: string): ThreadLocalCluster | undefined;
+}

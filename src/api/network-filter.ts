@@ -1,0 +1,78 @@
+/**
+ * Network (L4) filters: the plug-in surface. Modelled on Envoy's envoy/network/filter.h.
+ *
+ * Life of a filter: the config factory's `parseConfig` runs once on the MAIN process with the
+ * checked typed_config and returns plain data (it crosses to workers as JSON). Each WORKER
+ * calls `createFilterFactory` once per snapshot; the returned callback runs once per accepted
+ * connection and adds filters to it. Filters run in config order.
+ */
+import type { Connection } from './connection.js';
+import type { StatsScope } from './stats.js';
+import type { ThreadLocalClusterManager } from './cluster.js';
+import type { AccessLogger } from './access-logger.js';
+
+export const FilterStatus = {
+  /** Pass the data (or event) on to the next filter. */
+  Continue: 'continue',
+  /** Stop here; the filter calls continueReading() later, or consumes the data itself. */
+  StopIteration: 'stop',
+} as const;
+export type FilterStatus = (typeof FilterStatus)[keyof typeof FilterStatus];
+
+export interface ReadFilterCallbacks {
+  readonly connection: Connection;
+  /** Resumes iteration after StopIteration from onNewConnection. */
+  continueReading(): void;
+}
+
+export interface ReadFilter {
+  /** Called once, before any other method; the filter keeps `cb`. */
+  initializeReadFilterCallbacks(cb: ReadFilterCallbacks): void;
+  /** Called once when the connection is accepted. Must not write synchronously. */
+  onNewConnection(): FilterStatus;
+  /**
+   * Bytes read from the connection. `data` belongs to the filter after the call returns
+   * Continue/StopIteration only if it keeps it on purpose: it is the socket's own chunk,
+   * not a copy. endStream is true once, when the peer half-closed.
+   */
+  onData(data: Buffer, endStream: boolean): FilterStatus;
+}
+
+/** Installs filters on one new connection. */
+export interface FilterManager {
+  addReadFilter(filter: ReadFilter): void;
+}
+
+export type NetworkFilterFactoryCb = (manager: FilterManager, connection: Connection) => void;
+
+/** Reporting config problems by field path (implemented by src/config/config-error.ts). */
+export interface ProblemSink {
+  add(relPath: string, message: string): void;
+  at(relPath: string): ProblemSink;
+}
+
+/** What a config factory may ask of the main process while parsing. */
+export interface MainConfigContext {
+  /** Names of statically known clusters (for early warnings; tcp_proxy allows unknown ones). */
+  readonly clusterNames: ReadonlySet<string>;
+  /** Parses an access_log list entry into plain data, reporting problems. */
+  parseAccessLog(proto: Record<string, unknown>, problems: ProblemSink): unknown;
+}
+
+/** What a filter factory gets on a worker. */
+export interface WorkerFilterContext {
+  readonly clusterManager: ThreadLocalClusterManager;
+  readonly stats: StatsScope;
+  createAccessLogger(config: unknown): AccessLogger;
+}
+
+export interface NetworkFilterConfigFactory<Config = unknown> {
+  /** Envoy's filter name, e.g. `envoy.filters.network.tcp_proxy`. */
+  readonly name: string;
+  /** Full proto name of typed_config, e.g. `envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`. */
+  readonly configType: string;
+  /** MAIN: checked proto (plain data) → internal config, or undefined after reporting problems. */
+  parseConfig(proto: Record<string, unknown>, problems: ProblemSink, ctx: MainConfigContext): Config | undefined;
+  /** WORKER: once per snapshot. */
+  createFilterFactory(config: Config, ctx: WorkerFilterContext): NetworkFilterFactoryCb;
+}

@@ -1,0 +1,83 @@
+/**
+ * What one proxied connection (later: one request) did, read by access loggers.
+ * Filled in by the filter that owns the stream; loggers only read it, at the end.
+ */
+
+/** Envoy's response flags, short form as printed by %RESPONSE_FLAGS%. */
+export const ResponseFlag = {
+  /** UF: upstream connection failure. */
+  UpstreamConnectionFailure: 'UF',
+  /** URX: upstream retry limit (or connect attempts) exceeded. */
+  UpstreamRetryLimitExceeded: 'URX',
+  /** UH: no healthy upstream host. */
+  NoHealthyUpstream: 'UH',
+  /** NC: no cluster found (named cluster unknown). */
+  NoClusterFound: 'NC',
+  /** UO: upstream overflow (circuit breaking). */
+  UpstreamOverflow: 'UO',
+  /** UT: upstream request timeout. */
+  UpstreamRequestTimeout: 'UT',
+  /** UC: upstream connection termination. */
+  UpstreamConnectionTermination: 'UC',
+  /** DC: downstream connection termination. */
+  DownstreamConnectionTermination: 'DC',
+  /** SI: stream idle timeout. */
+  StreamIdleTimeout: 'SI',
+  /** DT: a duration limit (max_downstream_connection_duration) was reached. */
+  DurationTimeout: 'DT',
+  /** NR: no route. */
+  NoRouteFound: 'NR',
+} as const;
+export type ResponseFlagCode = (typeof ResponseFlag)[keyof typeof ResponseFlag];
+
+/** Envoy's order for printing response flags, joined by commas. */
+export const RESPONSE_FLAG_ORDER: readonly ResponseFlagCode[] = [
+  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'SI',
+];
+
+export interface StreamInfo {
+  /** Wall-clock start, ms since the epoch. */
+  readonly startTimeMs: number;
+  /** Monotonic start (performance.now()), for durations. */
+  readonly startMonoMs: number;
+  /** Monotonic end, set when the stream completes; undefined while it runs. */
+  endMonoMs: number | undefined;
+  /** Bytes received from downstream. */
+  bytesReceived: number;
+  /** Bytes sent to downstream. */
+  bytesSent: number;
+  /** "ip:port" of the downstream peer. */
+  downstreamRemoteAddress: string;
+  /** "ip:port" the downstream connection arrived on. */
+  downstreamLocalAddress: string;
+  /** "ip:port" of the chosen upstream host, when one was chosen. */
+  upstreamHost: string | undefined;
+  /** Local "ip:port" of the upstream connection, once connected. */
+  upstreamLocalAddress: string | undefined;
+  /** Name of the cluster chosen, when one was. */
+  upstreamCluster: string | undefined;
+  /** Response flags set so far (a set: each flag at most once). */
+  readonly responseFlags: Set<ResponseFlagCode>;
+  /** Free text explaining why the connection closed, if it was closed by the proxy. */
+  connectionTerminationDetails: string | undefined;
+  /** HTTP fields for later flows; absent for TCP. */
+  protocol?: string;
+  responseCode?: number;
+}
+
+export function newStreamInfo(downstreamRemote: string, downstreamLocal: string): StreamInfo {
+  return {
+    startTimeMs: Date.now(),
+    startMonoMs: performance.now(),
+    endMonoMs: undefined,
+    bytesReceived: 0,
+    bytesSent: 0,
+    downstreamRemoteAddress: downstreamRemote,
+    downstreamLocalAddress: downstreamLocal,
+    upstreamHost: undefined,
+    upstreamLocalAddress: undefined,
+    upstreamCluster: undefined,
+    responseFlags: new Set(),
+    connectionTerminationDetails: undefined,
+  };
+}

@@ -1,0 +1,378 @@
+/**
+ * Proto3 JSON → plain, checked values, walking Envoy's descriptors.
+ *
+ * Accepts what Envoy accepts (field names in snake_case or lowerCamel, durations as "1.5s",
+ * wrapper types as plain values, `"@type"` on Any, enums by name or number, int64 as number
+ * or string) and reports everything else with its field path: unknown fields, wrong types,
+ * two members of one oneof, unknown @type, and the protoc-gen-validate rules written in the
+ * .proto files (min_len, gte, required, ...).
+ *
+ * The output is plain data: field names as in the .proto, Duration as milliseconds
+ * (number), wrappers unwrapped, Struct as a JSON object, Any as its unpacked message plus
+ * "@type". Missing fields stay missing (no defaults), so translators can tell "unset" from
+ * zero, as Envoy does with has_xxx().
+ */
+import protobuf from 'protobufjs';
+import { indexPath, fieldPath } from './config-error.js';
+import { lookupTypeUrl } from './proto-registry.js';
+
+export type Plain = null | boolean | number | string | Plain[] | { [k: string]: Plain };
+export type PlainObject = { [k: string]: Plain };
+
+export interface DecodeProblem {
+  path: string;
+  message: string;
+}
+
+const WRAPPERS: Record<string, string> = {
+  'google.protobuf.DoubleValue': 'double',
+  'google.protobuf.FloatValue': 'float',
+  'google.protobuf.Int64Value': 'int64',
+  'google.protobuf.UInt64Value': 'uint64',
+  'google.protobuf.Int32Value': 'int32',
+  'google.protobuf.UInt32Value': 'uint32',
+  'google.protobuf.BoolValue': 'bool',
+  'google.protobuf.StringValue': 'string',
+  'google.protobuf.BytesValue': 'bytes',
+};
+
+const DURATION_RE = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/;
+
+/** Parses a proto3 JSON duration ("3600s", "0.25s") to milliseconds, or undefined. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION_RE.exec(text);
+  if (!m) return undefined;
+  const seconds = Number(m[2]);
+  const nanos = m[3] ? Number(m[3].padEnd(9, '0')) : 0;
+  const ms = seconds * 1000 + nanos / 1e6;
+  return m[1] ? -ms : ms;
+}
+
+function jsonName(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Flattens `(validate.rules)` options of a field into "string.min_len" → value. */
+function validateRules(options: Record<string, unknown> | undefined): Map<string, unknown> | undefined {
+  if (!options) return undefined;
+  let rules: Map<string, unknown> | undefined;
+  const put = (key: string, value: unknown): void => {
+    if (isObject(value)) {
+      for (const [k, v] of Object.entries(value)) put(`${key}.${k}`, v);
+    } else {
+      (rules ??= new Map()).set(key, value);
+    }
+  };
+  for (const [k, v] of Object.entries(options)) {
+    if (k === '(validate.rules)') put('', v);
+    else if (k.startsWith('(validate.rules).')) put(k.slice('(validate.rules).'.length), v);
+  }
+  if (!rules) return undefined;
+  // put('', ...) leaves a leading dot.
+  const clean = new Map<string, unknown>();
+  for (const [k, v] of rules) clean.set(k.startsWith('.') ? k.slice(1) : k, v);
+  return clean;
+}
+
+function ruleDurationMs(rules: Map<string, unknown>, op: string): number | undefined {
+  const s = rules.get(`duration.${op}.seconds`);
+  const n = rules.get(`duration.${op}.nanos`);
+  if (s === undefined && n === undefined) return undefined;
+  return Number(s ?? 0) * 1000 + Number(n ?? 0) / 1e6;
+}
+
+export class ProtoJsonDecoder {
+  readonly problems: DecodeProblem[] = [];
+
+  private fail(path: string, message: string): undefined {
+    this.problems.push({ path, message });
+    return undefined;
+  }
+
+  /** Decodes a message of `type` from JSON; returns undefined (and records why) on error. */
+  message(type: protobuf.Type, json: unknown, path: string): PlainObject | undefined {
+    const full = type.fullName.replace(/^\./, '');
+    const wkt = this.wellKnown(full, json, path);
+    if (wkt !== NOT_WKT) return wkt as PlainObject | undefined;
+    if (!isObject(json)) return this.fail(path, `expected an object for ${full}, got ${describe(json)}`);
+    const out: PlainObject = {};
+    const byName = new Map<string, protobuf.Field>();
+    for (const f of type.fieldsArray) {
+      byName.set(f.name, f);
+      byName.set(jsonName(f.name), f);
+    }
+    const oneofSeen = new Map<string, string>();
+    for (const [key, raw] of Object.entries(json)) {
+      const childPath = fieldPath(path, key);
+      const field = byName.get(key);
+      if (!field) {
+        this.fail(childPath, `unknown field "${key}" in ${full}`);
+        continue;
+      }
+      if (out[field.name] !== undefined) {
+        this.fail(childPath, `field "${field.name}" given twice`);
+        continue;
+      }
+      if (raw === null && !(field.resolvedType && field.resolvedType.fullName === '.google.protobuf.Value')) continue;
+      if (field.partOf) {
+        const other = oneofSeen.get(field.partOf.name);
+        if (other !== undefined) {
+          this.fail(childPath, `"${field.name}" and "${other}" are both set; they are members of oneof "${field.partOf.name}"`);
+          continue;
+        }
+        oneofSeen.set(field.partOf.name, field.name);
+      }
+      const value = this.field(field, raw, childPath);
+      if (value !== undefined) out[field.name] = value;
+    }
+    // Required oneofs and required message fields.
+    for (const oneof of type.oneofsArray) {
+      const opts = oneof.options as Record<string, unknown> | undefined;
+      if (opts && opts['(validate.required)'] === true && !oneofSeen.has(oneof.name)) {
+        this.fail(path, `one of ${oneof.oneof.map((n) => `"${n}"`).join(', ')} is required in ${full}`);
+      }
+    }
+    for (const f of type.fieldsArray) {
+      // Rules on a oneof member apply only when that member is the one set.
+      if (f.partOf) continue;
+      const rules = validateRules(f.options as Record<string, unknown> | undefined);
+      if (!rules) continue;
+      const present = out[f.name] !== undefined;
+      if (!present && (rules.get('message.required') === true || rules.get('duration.required') === true)) {
+        this.fail(fieldPath(path, f.name), `field "${f.name}" is required in ${full}`);
+      }
+      if (!present && (f.repeated || f.map) && Number(rules.get('repeated.min_items') ?? 0) > 0) {
+        this.fail(fieldPath(path, f.name), `at least ${rules.get('repeated.min_items')} item(s) required`);
+      }
+      if (!present && f.type === 'string' && Number(rules.get('string.min_len') ?? rules.get('string.min_bytes') ?? 0) > 0) {
+        this.fail(fieldPath(path, f.name), `field "${f.name}" must not be empty`);
+      }
+    }
+    return out;
+  }
+
+  private field(field: protobuf.Field, raw: unknown, path: string): Plain | undefined {
+    const rules = validateRules(field.options as Record<string, unknown> | undefined);
+    if (field.map) {
+      if (!isObject(raw)) return this.fail(path, `expected an object (map), got ${describe(raw)}`);
+      const out: PlainObject = {};
+      for (const [k, v] of Object.entries(raw)) {
+        const decoded = this.single(field, v, indexPath(path, k), rules);
+        if (decoded !== undefined) out[k] = decoded;
+      }
+      return out;
+    }
+    if (field.repeated) {
+      if (!Array.isArray(raw)) return this.fail(path, `expected a list, got ${describe(raw)}`);
+      if (rules) {
+        const min = rules.get('repeated.min_items');
+        const max = rules.get('repeated.max_items');
+        if (min !== undefined && raw.length < Number(min)) this.fail(path, `at least ${min} item(s) required, got ${raw.length}`);
+        if (max !== undefined && raw.length > Number(max)) this.fail(path, `at most ${max} item(s) allowed, got ${raw.length}`);
+      }
+      const out: Plain[] = [];
+      raw.forEach((v, i) => {
+        const decoded = this.single(field, v, indexPath(path, i), rules, true);
+        if (decoded !== undefined) out.push(decoded);
+      });
+      return out;
+    }
+    return this.single(field, raw, path, rules);
+  }
+
+  private single(
+    field: protobuf.Field,
+    raw: unknown,
+    path: string,
+    rules: Map<string, unknown> | undefined,
+    inRepeated = false,
+  ): Plain | undefined {
+    const rt = field.resolvedType;
+    if (rt instanceof protobuf.Enum) return this.enumValue(rt, raw, path, rules);
+    if (rt instanceof protobuf.Type) {
+      const full = rt.fullName.replace(/^\./, '');
+      const wrapped = WRAPPERS[full];
+      if (wrapped) {
+        const v = this.scalar(wrapped, raw, path);
+        if (v !== undefined && rules && !inRepeated) this.checkScalarRules(wrapped, v, path, rules);
+        return v;
+      }
+      const v = this.message(rt, raw, path);
+      if (v !== undefined && full === 'google.protobuf.Duration' && rules) this.checkDurationRules(v as unknown as number, path, rules);
+      return v;
+    }
+    const v = this.scalar(field.type, raw, path);
+    if (v !== undefined && rules && !inRepeated) this.checkScalarRules(field.type, v, path, rules);
+    return v;
+  }
+
+  private enumValue(e: protobuf.Enum, raw: unknown, path: string, rules: Map<string, unknown> | undefined): Plain | undefined {
+    const enumName = e.fullName.replace(/^\./, '');
+    if (typeof raw === 'string') {
+      if (e.values[raw] === undefined) {
+        return this.fail(path, `unknown value "${raw}" for enum ${enumName} (one of ${Object.keys(e.values).join(', ')})`);
+      }
+      return raw;
+    }
+    if (typeof raw === 'number' && Number.isInteger(raw)) {
+      const name = e.valuesById[raw];
+      if (name === undefined) {
+        if (rules?.get('enum.defined_only') === true) return this.fail(path, `value ${raw} is not defined in enum ${enumName}`);
+        return raw;
+      }
+      return name;
+    }
+    return this.fail(path, `expected an enum name for ${enumName}, got ${describe(raw)}`);
+  }
+
+  private scalar(type: string, raw: unknown, path: string): Plain | undefined {
+    switch (type) {
+      case 'string':
+        if (typeof raw !== 'string') return this.fail(path, `expected a string, got ${describe(raw)}`);
+        return raw;
+      case 'bool':
+        if (typeof raw !== 'boolean') return this.fail(path, `expected true or false, got ${describe(raw)}`);
+        return raw;
+      case 'bytes':
+        if (typeof raw !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(raw)) return this.fail(path, `expected base64 bytes, got ${describe(raw)}`);
+        return raw;
+      case 'double':
+      case 'float': {
+        if (typeof raw === 'number') return raw;
+        if (raw === 'NaN' || raw === 'Infinity' || raw === '-Infinity') return Number(raw);
+        if (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))) return Number(raw);
+        return this.fail(path, `expected a number, got ${describe(raw)}`);
+      }
+      case 'int32':
+      case 'sint32':
+      case 'sfixed32':
+      case 'uint32':
+      case 'fixed32':
+      case 'int64':
+      case 'sint64':
+      case 'sfixed64':
+      case 'uint64':
+      case 'fixed64': {
+        let n: number;
+        if (typeof raw === 'number') n = raw;
+        else if (typeof raw === 'string' && /^-?\d+$/.test(raw)) n = Number(raw);
+        else return this.fail(path, `expected an integer, got ${describe(raw)}`);
+        if (!Number.isInteger(n)) return this.fail(path, `expected an integer, got ${raw}`);
+        const unsigned = type.startsWith('u') || type.startsWith('fixed');
+        const bits32 = type.endsWith('32');
+        if (unsigned && n < 0) return this.fail(path, `expected a non-negative integer, got ${n}`);
+        if (bits32 && (unsigned ? n > 0xffffffff : n > 0x7fffffff || n < -0x80000000)) {
+          return this.fail(path, `integer ${n} out of range for ${type}`);
+        }
+        if (!bits32 && !Number.isSafeInteger(n)) return typeof raw === 'string' ? raw : String(raw);
+        return n;
+      }
+      default:
+        return this.fail(path, `unsupported scalar type ${type}`);
+    }
+  }
+
+  private checkScalarRules(type: string, v: Plain, path: string, rules: Map<string, unknown>): void {
+    if (typeof v === 'string') {
+      const min = rules.get('string.min_len') ?? rules.get('string.min_bytes');
+      const max = rules.get('string.max_len') ?? rules.get('string.max_bytes');
+      if (min !== undefined && v.length < Number(min)) this.fail(path, Number(min) === 1 ? 'must not be empty' : `must be at least ${min} characters`);
+      if (max !== undefined && v.length > Number(max)) this.fail(path, `must be at most ${max} characters`);
+      return;
+    }
+    if (typeof v !== 'number') return;
+    const kind = type === 'float' ? 'float' : type;
+    const gt = rules.get(`${kind}.gt`);
+    const gte = rules.get(`${kind}.gte`);
+    const lt = rules.get(`${kind}.lt`);
+    const lte = rules.get(`${kind}.lte`);
+    if (gt !== undefined && !(v > Number(gt))) this.fail(path, `must be greater than ${gt}, got ${v}`);
+    if (gte !== undefined && !(v >= Number(gte))) this.fail(path, `must be at least ${gte}, got ${v}`);
+    if (lt !== undefined && !(v < Number(lt))) this.fail(path, `must be less than ${lt}, got ${v}`);
+    if (lte !== undefined && !(v <= Number(lte))) this.fail(path, `must be at most ${lte}, got ${v}`);
+  }
+
+  private checkDurationRules(ms: number, path: string, rules: Map<string, unknown>): void {
+    const gt = ruleDurationMs(rules, 'gt');
+    const gte = ruleDurationMs(rules, 'gte');
+    const lt = ruleDurationMs(rules, 'lt');
+    const lte = ruleDurationMs(rules, 'lte');
+    if (gt !== undefined && !(ms > gt)) this.fail(path, `duration must be greater than ${gt / 1000}s`);
+    if (gte !== undefined && !(ms >= gte)) this.fail(path, `duration must be at least ${gte / 1000}s`);
+    if (lt !== undefined && !(ms < lt)) this.fail(path, `duration must be less than ${lt / 1000}s`);
+    if (lte !== undefined && !(ms <= lte)) this.fail(path, `duration must be at most ${lte / 1000}s`);
+  }
+
+  /** Proto3 JSON forms of well-known types. Returns NOT_WKT for ordinary messages. */
+  private wellKnown(full: string, json: unknown, path: string): Plain | undefined | typeof NOT_WKT {
+    switch (full) {
+      case 'google.protobuf.Duration': {
+        if (typeof json !== 'string') return this.fail(path, `expected a duration string like "1.5s", got ${describe(json)}`);
+        const ms = parseDuration(json);
+        if (ms === undefined) return this.fail(path, `invalid duration "${json}" (expected seconds with an "s" suffix, like "30s" or "0.25s")`);
+        return ms;
+      }
+      case 'google.protobuf.Timestamp':
+        if (typeof json !== 'string' || Number.isNaN(Date.parse(json))) return this.fail(path, `expected an RFC 3339 timestamp, got ${describe(json)}`);
+        return json;
+      case 'google.protobuf.Struct':
+        if (!isObject(json)) return this.fail(path, `expected an object, got ${describe(json)}`);
+        return json as PlainObject;
+      case 'google.protobuf.Value':
+        return json as Plain;
+      case 'google.protobuf.ListValue':
+        if (!Array.isArray(json)) return this.fail(path, `expected a list, got ${describe(json)}`);
+        return json as Plain[];
+      case 'google.protobuf.Empty':
+        if (!isObject(json) || Object.keys(json).length > 0) return this.fail(path, 'expected {}');
+        return {};
+      case 'google.protobuf.FieldMask':
+        if (typeof json !== 'string') return this.fail(path, `expected a field mask string, got ${describe(json)}`);
+        return json;
+      case 'google.protobuf.Any':
+        return this.any(json, path);
+      default:
+        return NOT_WKT;
+    }
+  }
+
+  private any(json: unknown, path: string): Plain | undefined {
+    if (!isObject(json)) return this.fail(path, `expected an object with "@type", got ${describe(json)}`);
+    const typeUrl = json['@type'];
+    if (typeof typeUrl !== 'string' || typeUrl === '') return this.fail(fieldPath(path, '@type'), '"@type" is required in an Any');
+    const type = lookupTypeUrl(typeUrl);
+    if (!type) return this.fail(fieldPath(path, '@type'), `unknown or unsupported type "${typeUrl}"`);
+    const { ['@type']: _omit, ...rest } = json;
+    const full = type.fullName.replace(/^\./, '');
+    const isWkt = full.startsWith('google.protobuf.');
+    const inner = isWkt ? this.message(type, rest['value'], fieldPath(path, 'value')) : this.message(type, rest, path);
+    if (inner === undefined) return undefined;
+    if (isWkt) return { '@type': typeUrl, value: inner as Plain };
+    return { '@type': typeUrl, ...inner };
+  }
+}
+
+const NOT_WKT = Symbol('not a well-known type');
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Decodes `json` as the message `typeName`; problems carry paths under `basePath`. */
+export function decodeMessage(
+  type: protobuf.Type,
+  json: unknown,
+  basePath = '',
+): { value: PlainObject | undefined; problems: DecodeProblem[] } {
+  const d = new ProtoJsonDecoder();
+  const value = d.message(type, json, basePath);
+  return { value: d.problems.length ? undefined : value, problems: d.problems };
+}

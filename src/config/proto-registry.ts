@@ -1,0 +1,101 @@
+/**
+ * Envoy's own .proto files, loaded once on the main process (never on workers: the data
+ * plane sees only internal types). The files come from @grpc/grpc-js-xds, which vendors
+ * envoyproxy/data-plane-api; a few fields newer than that snapshot are added by
+ * `applyNewerFields` so current Envoy YAML still decodes.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+
+/** The proto files Courier understands; every typed_config @type must resolve in these. */
+const ENTRY_FILES = [
+  'envoy/config/bootstrap/v3/bootstrap.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/dubbo_proxy/v3/dubbo_proxy.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/service/discovery/v3/discovery.proto',
+];
+
+function includeDirs(): string[] {
+  const pkgMain = require.resolve('@grpc/grpc-js-xds');
+  let dir = path.dirname(pkgMain);
+  while (!existsSync(path.join(dir, 'deps')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  const deps = path.join(dir, 'deps');
+  const pbDir = path.dirname(require.resolve('protobufjs/package.json'));
+  return [
+    path.join(deps, 'envoy-api'),
+    path.join(deps, 'xds'),
+    path.join(deps, 'googleapis'),
+    path.join(deps, 'protoc-gen-validate'),
+    pbDir,
+  ];
+}
+
+/**
+ * Fields Envoy added after the vendored snapshot, with their real field numbers, so that
+ * configs written for a current Envoy load. Each entry is checked: if the vendored file
+ * already has the field (a newer @grpc/grpc-js-xds), nothing is added.
+ */
+const NEWER_FIELDS: ReadonlyArray<{ type: string; name: string; id: number; fieldType: string }> = [
+  {
+    type: 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+    name: 'backoff_options',
+    id: 18,
+    fieldType: '.envoy.config.core.v3.BackoffStrategy',
+  },
+];
+
+function applyNewerFields(root: protobuf.Root): void {
+  for (const f of NEWER_FIELDS) {
+    const type = root.lookupType(f.type);
+    if (type.fields[f.name]) continue;
+    type.add(new protobuf.Field(f.name, f.id, f.fieldType));
+  }
+}
+
+let cached: protobuf.Root | undefined;
+
+/** The loaded registry (about 300 ms the first time). */
+export function protoRoot(): protobuf.Root {
+  if (cached) return cached;
+  const dirs = includeDirs();
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin: string, target: string): string => {
+    for (const d of dirs) {
+      const p = path.join(d, target);
+      if (existsSync(p)) return p;
+    }
+    return target;
+  };
+  root.loadSync(ENTRY_FILES, { keepCase: true });
+  applyNewerFields(root);
+  root.resolveAll();
+  cached = root;
+  return root;
+}
+
+/** Message type by full name (no leading dot), or undefined. */
+export function lookupMessage(fullName: string): protobuf.Type | undefined {
+  try {
+    return protoRoot().lookupType(fullName);
+  } catch {
+    return undefined;
+  }
+}
+
+export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+/** Message type named by an Any's type URL (any host part before the last '/'). */
+export function lookupTypeUrl(typeUrl: string): protobuf.Type | undefined {
+  const slash = typeUrl.lastIndexOf('/');
+  if (slash < 0) return undefined;
+  return lookupMessage(typeUrl.slice(slash + 1));
+}

@@ -1,0 +1,90 @@
+/**
+ * Courier's internal configuration: what the bootstrap (and later xDS) becomes after checking.
+ * Plain data only: it is posted from main to workers as JSON, and no protobuf object or
+ * class instance may appear in it.
+ */
+import type { LbPolicyConfig } from '../api/load-balancer.js';
+
+export interface SocketAddressConfig {
+  host: string;
+  /** 0 asks the kernel for a port; the bound port is reported back by the workers. */
+  port: number;
+}
+
+export interface NetworkFilterConfig {
+  /** Filter name as configured (Envoy's `name`). */
+  name: string;
+  /** Registered factory name (the typed_config's filter), e.g. envoy.filters.network.tcp_proxy. */
+  factory: string;
+  /** The factory's own parsed config. */
+  config: unknown;
+}
+
+export interface FilterChainConfig {
+  name: string;
+  filters: NetworkFilterConfig[];
+}
+
+export interface ListenerConfig {
+  name: string;
+  address: SocketAddressConfig;
+  /** Scope for listener.* stats: `listener.<stat_prefix or address>.` */
+  statPrefix: string;
+  /** per_connection_buffer_limit_bytes (default 1 MiB). */
+  bufferLimitBytes: number;
+  filterChains: FilterChainConfig[];
+}
+
+export interface EndpointConfig {
+  /** IP address or hostname (STRICT_DNS). */
+  address: string;
+  port: number;
+  weight: number;
+}
+
+export interface CircuitBreakerConfig {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+export type DnsLookupFamily = 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+
+export interface ClusterConfig {
+  name: string;
+  /** Stats scope name: alt_stat_name or name. */
+  statName: string;
+  type: 'STATIC' | 'STRICT_DNS';
+  connectTimeoutMs: number;
+  lb: LbPolicyConfig;
+  endpoints: EndpointConfig[];
+  dnsRefreshRateMs: number;
+  dnsLookupFamily: DnsLookupFamily;
+  circuitBreakers: CircuitBreakerConfig;
+  /** per_connection_buffer_limit_bytes for upstream connections (default 1 MiB). */
+  bufferLimitBytes: number;
+}
+
+export interface AdminConfig {
+  address: SocketAddressConfig;
+}
+
+export interface NodeConfig {
+  id: string;
+  cluster: string;
+}
+
+export interface ServerConfig {
+  node: NodeConfig;
+  admin: AdminConfig | undefined;
+  listeners: ListenerConfig[];
+  clusters: ClusterConfig[];
+  statsFlushIntervalMs: number;
+}
+
+/** One cluster's resolved hosts, as posted to workers (STRICT_DNS re-posts on change). */
+export interface ClusterMembership {
+  cluster: string;
+  hosts: Array<{ address: string; host: string; port: number; weight: number; hostname: string }>;
+}

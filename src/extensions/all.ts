@@ -1,0 +1,12 @@
+/**
+ * Every built-in extension, registered in one place and in a fixed order.
+ */
+import type { NetworkFilterConfigFactory } from '../api/network-filter.js';
+import { Registry } from '../api/registry.js';
+import { tcpProxyConfigFactory } from './filters/network/tcp_proxy/config.js';
+
+export function networkFilterRegistry(): Registry<NetworkFilterConfigFactory> {
+  const registry = new Registry<NetworkFilterConfigFactory>('network filter');
+  registry.register(tcpProxyConfigFactory.configType, tcpProxyConfigFactory as NetworkFilterConfigFactory);
+  return registry;
+}

@@ -1,0 +1,38 @@
+/**
+ * Messages between main and workers. Plain JSON data over the cluster IPC channel (or an
+ * in-process pair in single-process mode). Slots carry immutable snapshots: a worker
+ * replaces its reference, and work in flight keeps what it started with.
+ */
+import type { StatsSnapshot } from '../api/stats.js';
+import type { ClusterConfig, ClusterMembership, ListenerConfig } from '../config/server-config.js';
+import type { HostStats } from '../common/upstream/host-stats.js';
+
+export interface SlotValues {
+  listeners: ListenerConfig[];
+  clusters: ClusterConfig[];
+  membership: ClusterMembership[];
+}
+export type SlotName = keyof SlotValues;
+
+export type MainToWorker =
+  | { t: 'init'; workerId: number; workerCount: number }
+  | { [K in SlotName]: { t: 'slot'; name: K; version: number; value: SlotValues[K] } }[SlotName]
+  | { t: 'stats'; id: number }
+  | { t: 'reset_counters' }
+  /** Stop accepting on every listener; connections carry on. */
+  | { t: 'stop_listeners' }
+  /** Stop accepting, let connections finish for up to graceMs, close the rest, then report stopped. */
+  | { t: 'shutdown'; graceMs: number };
+
+export type WorkerToMain =
+  | { t: 'listening'; listener: string; host: string; port: number }
+  | { t: 'listen_error'; listener: string; message: string }
+  /** All slots received so far are applied and every listener is bound (or failed). */
+  | { t: 'applied'; versions: Record<string, number> }
+  | { t: 'stats'; id: number; snapshot: StatsSnapshot; hosts: Record<string, Record<string, HostStats>> }
+  | { t: 'stopped' };
+
+export interface Channel<In, Out> {
+  send(message: Out): void;
+  onMessage(handler: (message: In) => void): void;
+}

@@ -1,0 +1,124 @@
+/**
+ * One listener on one worker: accepts connections, runs the filter chain's factories on
+ * each, tracks the connections for listener.* stats and for drain.
+ *
+ * States: binding → listening → stopped (no longer accepting; connections carry on).
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ConnectionEvent, CloseType } from '../api/connection.js';
+import type { NetworkFilterFactoryCb } from '../api/network-filter.js';
+import type { Counter, Gauge, Histogram, StatsScope } from '../api/stats.js';
+import { newStreamInfo } from '../api/stream-info.js';
+import type { ListenerConfig } from '../config/server-config.js';
+import { formatAddress } from '../config/address.js';
+import { ConnectionImpl } from '../common/network/connection-impl.js';
+import { FilterManagerImpl } from '../common/network/filter-manager-impl.js';
+
+interface ListenerStats {
+  downstream_cx_total: Counter;
+  downstream_cx_destroy: Counter;
+  downstream_cx_active: Gauge;
+  downstream_cx_length_ms: Histogram;
+  no_filter_chain_match: Counter;
+  worker_cx_total: Counter;
+  worker_cx_active: Gauge;
+  server_total_connections: Gauge;
+}
+
+type ListenerState = 'binding' | 'listening' | 'stopped';
+
+export class ActiveTcpListener {
+  readonly config: ListenerConfig;
+  readonly connections = new Set<ConnectionImpl>();
+  state: ListenerState = 'binding';
+  readonly #server: net.Server;
+  readonly #factories: NetworkFilterFactoryCb[];
+  readonly #stats: ListenerStats;
+
+  constructor(config: ListenerConfig, factories: NetworkFilterFactoryCb[], root: StatsScope, workerId: number) {
+    this.config = config;
+    this.#factories = factories;
+    const scope = root.scope(config.statPrefix.slice(0, -1));
+    this.#stats = {
+      downstream_cx_total: scope.counter('downstream_cx_total'),
+      downstream_cx_destroy: scope.counter('downstream_cx_destroy'),
+      downstream_cx_active: scope.gauge('downstream_cx_active'),
+      downstream_cx_length_ms: scope.histogram('downstream_cx_length_ms', 'milliseconds'),
+      no_filter_chain_match: scope.counter('no_filter_chain_match'),
+      worker_cx_total: scope.counter(`worker_${workerId}.downstream_cx_total`),
+      worker_cx_active: scope.gauge(`worker_${workerId}.downstream_cx_active`),
+      server_total_connections: root.gauge('server.total_connections'),
+    };
+    this.#server = net.createServer({
+      allowHalfOpen: true,
+      noDelay: true,
+      // Envoy's per_connection_buffer_limit_bytes is the write buffer's high watermark.
+      highWaterMark: config.bufferLimitBytes,
+    } as net.ServerOpts);
+    this.#server.on('connection', this.#onConnection);
+  }
+
+  /** Binds; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen({ host: this.config.address.host, port: this.config.address.port }, () => {
+        this.#server.removeListener('error', onError);
+        this.#server.on('error', () => {});
+        this.state = 'listening';
+        const addr = this.#server.address() as net.AddressInfo;
+        resolve(addr.port);
+      });
+    });
+  }
+
+  /** Stops accepting; open connections are untouched. */
+  stop(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.#server.close();
+  }
+
+  /** Closes every open connection at once (end of drain). */
+  closeConnections(): void {
+    for (const c of this.connections) c.close(CloseType.NoFlush, 'drain_timeout');
+  }
+
+  #onConnection = (socket: net.Socket): void => {
+    const stats = this.#stats;
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {});
+    const remote = socket.remoteAddress ? formatAddress(socket.remoteAddress, socket.remotePort ?? 0) : '';
+    const local = socket.localAddress ? formatAddress(socket.localAddress, socket.localPort ?? 0) : '';
+    const conn = new ConnectionImpl(socket, this.config.bufferLimitBytes, newStreamInfo(remote, local));
+    const started = performance.now();
+    stats.downstream_cx_total.inc();
+    stats.downstream_cx_active.inc();
+    stats.worker_cx_total.inc();
+    stats.worker_cx_active.inc();
+    stats.server_total_connections.inc();
+    this.connections.add(conn);
+    conn.addCallbacks({
+      onEvent: (event) => {
+        if (event === ConnectionEvent.Connected) return;
+        this.connections.delete(conn);
+        stats.downstream_cx_destroy.inc();
+        stats.downstream_cx_active.dec();
+        stats.worker_cx_active.dec();
+        stats.server_total_connections.dec();
+        stats.downstream_cx_length_ms.record(performance.now() - started);
+      },
+    });
+    const manager = new FilterManagerImpl(conn);
+    for (const factory of this.#factories) factory(manager, conn);
+    if (!manager.initialize()) {
+      stats.no_filter_chain_match.inc();
+      conn.close(CloseType.NoFlush, 'no_filter_chain');
+    }
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * A worker: owns listeners, connections, upstream pools and its own stats store. It knows
+ * the world only through slots posted by main (listeners, clusters, membership) and
+ * answers main's requests (stats, stop, shutdown). Runs in a cluster worker process, or
+ * beside main in single-process mode; the code is the same.
+ */
+import type { AccessLogger } from '../api/access-logger.js';
+import type { NetworkFilterConfigFactory, NetworkFilterFactoryCb, WorkerFilterContext } from '../api/network-filter.js';
+import type { Registry } from '../api/registry.js';
+import { createAccessLogger, type AccessLogConfig } from '../common/access-log/access-log-config.js';
+import { StatsStore } from '../common/stats/stats-store.js';
+import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-cluster-manager.js';
+import type { ListenerConfig } from '../config/server-config.js';
+import type { Channel, MainToWorker, WorkerToMain } from '../server/worker-protocol.js';
+import { ActiveTcpListener } from './active-tcp-listener.js';
+
+type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+
+export class Worker {
+  readonly stats = new StatsStore();
+  readonly #channel: Channel<MainToWorker, WorkerToMain>;
+  readonly #filters: Registry<NetworkFilterConfigFactory>;
+  readonly #onStopped: () => void;
+  #workerId = 0;
+  #clusterManager: ThreadLocalClusterManagerImpl | undefined;
+  #listeners = new Map<string, { json: string; listener: ActiveTcpListener }>();
+  /** Listeners replaced or removed that still have connections. */
+  #retired = new Set<ActiveTcpListener>();
+  #accessLoggers: AccessLogger[] = [];
+  #state: WorkerState = 'starting';
+  #versions: Record<string, number> = {};
+  /** Slot updates are applied one at a time, in order. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(channel: Channel<MainToWorker, WorkerToMain>, filters: Registry<NetworkFilterConfigFactory>, onStopped: () => void) {
+    this.#channel = channel;
+    this.#filters = filters;
+    this.#onStopped = onStopped;
+    channel.onMessage((m) => this.#onMessage(m));
+  }
+
+  #onMessage(m: MainToWorker): void {
+    switch (m.t) {
+      case 'init':
+        this.#workerId = m.workerId;
+        this.#clusterManager = new ThreadLocalClusterManagerImpl(this.stats, m.workerCount);
+        this.#state = 'running';
+        return;
+      case 'slot':
+        this.#queue = this.#queue.then(() => this.#applySlot(m)).catch((e) => console.error('courier worker: slot update failed:', e));
+        return;
+      case 'stats':
+        this.#channel.send({ t: 'stats', id: m.id, snapshot: this.stats.snapshot(), hosts: this.#clusterManager?.hostStats() ?? {} });
+        return;
+      case 'reset_counters':
+        this.stats.resetCounters();
+        return;
+      case 'stop_listeners':
+        for (const { listener } of this.#listeners.values()) listener.stop();
+        return;
+      case 'shutdown':
+        void this.#shutdown(m.graceMs);
+        return;
+    }
+  }
+
+  async #applySlot(m: Extract<MainToWorker, { t: 'slot' }>): Promise<void> {
+    const cm = this.#clusterManager!;
+    switch (m.name) {
+      case 'clusters':
+        cm.setClusters(m.value);
+        break;
+      case 'membership':
+        cm.setMembership(m.value);
+        break;
+      case 'listeners':
+        if (this.#state === 'running') await this.#setListeners(m.value);
+        break;
+    }
+    this.#versions[m.name] = m.version;
+    this.#channel.send({ t: 'applied', versions: { ...this.#versions } });
+  }
+
+  async #setListeners(configs: readonly ListenerConfig[]): Promise<void> {
+    const next = new Map<string, { json: string; listener: ActiveTcpListener }>();
+    const binds: Array<Promise<void>> = [];
+    for (const config of configs) {
+      const json = JSON.stringify(config);
+      const current = this.#listeners.get(config.name);
+      if (current && current.json === json) {
+        next.set(config.name, current);
+        continue;
+      }
+      if (current) this.#retire(current.listener);
+      const listener = new ActiveTcpListener(config, this.#buildFactories(config), this.stats, this.#workerId);
+      next.set(config.name, { json, listener });
+      binds.push(
+        listener.listen().then(
+          (port) => this.#channel.send({ t: 'listening', listener: config.name, host: config.address.host, port }),
+          (err: Error) => this.#channel.send({ t: 'listen_error', listener: config.name, message: err.message }),
+        ),
+      );
+    }
+    for (const [name, { listener }] of this.#listeners) if (!next.has(name)) this.#retire(listener);
+    this.#listeners = next;
+    await Promise.all(binds);
+  }
+
+  #retire(listener: ActiveTcpListener): void {
+    listener.stop();
+    if (listener.connections.size > 0) this.#retired.add(listener);
+  }
+
+  #buildFactories(config: ListenerConfig): NetworkFilterFactoryCb[] {
+    const ctx: WorkerFilterContext = {
+      clusterManager: this.#clusterManager!,
+      stats: this.stats,
+      createAccessLogger: (cfg) => {
+        const logger = createAccessLogger(cfg as AccessLogConfig);
+        this.#accessLoggers.push(logger);
+        return logger;
+      },
+    };
+    const chain = config.filterChains[0];
+    if (!chain) return [];
+    return chain.filters.map((f) => {
+      const factory = this.#filters.get(f.factory);
+      if (!factory) throw new Error(`no network filter factory for ${f.factory}`);
+      return factory.createFilterFactory(f.config, ctx);
+    });
+  }
+
+  #openConnections(): number {
+    let n = 0;
+    for (const { listener } of this.#listeners.values()) n += listener.connections.size;
+    for (const l of this.#retired) n += l.connections.size;
+    return n;
+  }
+
+  /** Drain: stop accepting, wait for connections to finish up to graceMs, close the rest. */
+  async #shutdown(graceMs: number): Promise<void> {
+    if (this.#state === 'draining' || this.#state === 'stopped') return;
+    this.#state = 'draining';
+    const all = [...[...this.#listeners.values()].map((e) => e.listener), ...this.#retired];
+    for (const l of all) l.stop();
+    const deadline = Date.now() + graceMs;
+    while (this.#openConnections() > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+    for (const l of all) l.closeConnections();
+    // Let close events run (access logs are written from them) before flushing the logs.
+    await new Promise((r) => setImmediate(r));
+    await Promise.all(this.#accessLoggers.map((l) => l.close().catch(() => {})));
+    this.#state = 'stopped';
+    this.#channel.send({ t: 'stopped' });
+    this.#onStopped();
+  }
+}
