@@ -25,6 +25,9 @@ export type MainToWorker =
   | { t: 'shutdown'; graceMs: number };
 
 export type WorkerToMain =
+  /** The worker's message handler is installed: main may send. (An ESM worker module loads
+   * after the IPC channel opens; messages sent before this would be dropped.) */
+  | { t: 'hello' }
   | { t: 'listening'; listener: string; host: string; port: number }
   | { t: 'listen_error'; listener: string; message: string }
   /** All slots received so far are applied and every listener is bound (or failed). */

@@ -37,6 +37,7 @@ export class Worker {
     this.#filters = filters;
     this.#onStopped = onStopped;
     channel.onMessage((m) => this.#onMessage(m));
+    channel.send({ t: 'hello' });
   }
 
   #onMessage(m: MainToWorker): void {

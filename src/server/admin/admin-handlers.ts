@@ -1,0 +1,259 @@
+/**
+ * Admin endpoints, named and shaped as Envoy's (docs: operations/admin).
+ */
+import { formatStats, type StatsFormat } from '../../common/stats/stats-format.js';
+import type { HostStats } from '../../common/upstream/host-stats.js';
+import { VERSION } from '../../version.js';
+import type { AdminContext } from './admin-context.js';
+
+export interface AdminResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface AdminHandler {
+  path: string;
+  help: string;
+  /** Mutating endpoints refuse GET, as Envoy's do. */
+  mutates: boolean;
+  handle(query: URLSearchParams, ctx: AdminContext): Promise<AdminResponse> | AdminResponse;
+}
+
+const text = (body: string, status = 200): AdminResponse => ({ status, contentType: 'text/plain; charset=UTF-8', body });
+const json = (value: unknown, status = 200): AdminResponse => ({
+  status,
+  contentType: 'application/json',
+  body: `${JSON.stringify(value, null, 2)}\n`,
+});
+
+function statsOptions(query: URLSearchParams): { filter?: RegExp; usedOnly?: boolean } | string {
+  const out: { filter?: RegExp; usedOnly?: boolean } = {};
+  const filter = query.get('filter');
+  if (filter) {
+    try {
+      out.filter = new RegExp(filter);
+    } catch (e) {
+      return `Invalid re2 regex: ${(e as Error).message}`;
+    }
+  }
+  if (query.has('usedonly')) out.usedOnly = true;
+  return out;
+}
+
+async function statsResponse(query: URLSearchParams, ctx: AdminContext, format: StatsFormat): Promise<AdminResponse> {
+  const options = statsOptions(query);
+  if (typeof options === 'string') return text(`${options}\n`, 400);
+  const { snapshot } = await ctx.collectStats();
+  const body = formatStats(snapshot, format, options);
+  if (format === 'json') return { status: 200, contentType: 'application/json', body };
+  if (format === 'prometheus') return { status: 200, contentType: 'text/plain; version=0.0.4', body };
+  return text(body);
+}
+
+const HOST_COUNTERS: ReadonlyArray<keyof HostStats> = [
+  'cx_active', 'cx_connect_fail', 'cx_total', 'rq_active', 'rq_error', 'rq_success', 'rq_timeout', 'rq_total',
+];
+
+export const ADMIN_HANDLERS: readonly AdminHandler[] = [
+  {
+    path: '/stats',
+    help: 'print server stats (?filter=REGEX, ?usedonly, ?format=json|prometheus)',
+    mutates: false,
+    handle: (q, ctx) => {
+      const format = q.get('format');
+      if (format && format !== 'json' && format !== 'prometheus' && format !== 'text') return text(`unsupported format "${format}"\n`, 400);
+      return statsResponse(q, ctx, (format as StatsFormat | null) ?? 'text');
+    },
+  },
+  {
+    path: '/stats/prometheus',
+    help: 'print server stats in prometheus format',
+    mutates: false,
+    handle: (q, ctx) => statsResponse(q, ctx, 'prometheus'),
+  },
+  {
+    path: '/clusters',
+    help: 'upstream cluster status (?format=json)',
+    mutates: false,
+    handle: async (q, ctx) => {
+      const { hosts } = await ctx.collectStats();
+      const clusters = ctx.config.clusters;
+      if (q.get('format') === 'json') {
+        return json({
+          cluster_statuses: clusters.map((c) => ({
+            name: c.name,
+            observability_name: c.statName,
+            added_via_api: false,
+            circuit_breakers: {
+              thresholds: [
+                {
+                  priority: 'DEFAULT',
+                  max_connections: c.circuitBreakers.maxConnections,
+                  max_pending_requests: c.circuitBreakers.maxPendingRequests,
+                  max_requests: c.circuitBreakers.maxRequests,
+                  max_retries: c.circuitBreakers.maxRetries,
+                },
+              ],
+            },
+            host_statuses: (ctx.membership(c)?.hosts ?? []).map((h) => {
+              const hs = hosts[c.name]?.[h.address];
+              return {
+                address: { socket_address: { address: h.host, port_value: h.port } },
+                stats: HOST_COUNTERS.map((name) => ({
+                  name,
+                  value: String(hs?.[name] ?? 0),
+                  ...(name.endsWith('_active') ? { type: 'GAUGE' } : {}),
+                })),
+                health_status: { eds_health_status: 'HEALTHY' },
+                weight: h.weight,
+                hostname: h.hostname,
+                locality: {},
+              };
+            }),
+          })),
+        });
+      }
+      const lines: string[] = [];
+      for (const c of clusters) {
+        const p = `${c.name}::`;
+        lines.push(`${p}observability_name::${c.statName}`);
+        const cb = c.circuitBreakers;
+        lines.push(`${p}default_priority::max_connections::${cb.maxConnections}`);
+        lines.push(`${p}default_priority::max_pending_requests::${cb.maxPendingRequests}`);
+        lines.push(`${p}default_priority::max_requests::${cb.maxRequests}`);
+        lines.push(`${p}default_priority::max_retries::${cb.maxRetries}`);
+        lines.push(`${p}added_via_api::false`);
+        for (const h of ctx.membership(c)?.hosts ?? []) {
+          const hs = hosts[c.name]?.[h.address];
+          const hp = `${p}${h.address}::`;
+          for (const name of HOST_COUNTERS) lines.push(`${hp}${name}::${hs?.[name] ?? 0}`);
+          lines.push(`${hp}hostname::${h.hostname}`);
+          lines.push(`${hp}health_flags::healthy`);
+          lines.push(`${hp}weight::${h.weight}`);
+          lines.push(`${hp}region::`, `${hp}zone::`, `${hp}sub_zone::`, `${hp}canary::false`, `${hp}priority::0`);
+          lines.push(`${hp}success_rate::-1`, `${hp}local_origin_success_rate::-1`);
+        }
+      }
+      return text(lines.length ? `${lines.join('\n')}\n` : '');
+    },
+  },
+  {
+    path: '/listeners',
+    help: 'print listener info (?format=json)',
+    mutates: false,
+    handle: (q, ctx) => {
+      const bound = new Map(ctx.listenerBindings().map((b) => [b.listener, b]));
+      const rows = ctx.config.listeners.map((l) => {
+        const b = bound.get(l.name);
+        return { name: l.name, host: l.address.host, port: b?.port ?? l.address.port };
+      });
+      if (q.get('format') === 'json') {
+        return json({
+          listener_statuses: rows.map((r) => ({ name: r.name, local_address: { socket_address: { address: r.host, port_value: r.port } } })),
+        });
+      }
+      return text(rows.map((r) => `${r.name}::${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}\n`).join(''));
+    },
+  },
+  {
+    path: '/ready',
+    help: 'print server state, return 200 if LIVE, otherwise return 503',
+    mutates: false,
+    handle: (_q, ctx) => {
+      const state = ctx.state();
+      return text(`${state}\n`, state === 'LIVE' ? 200 : 503);
+    },
+  },
+  {
+    path: '/server_info',
+    help: 'print server version/status information',
+    mutates: false,
+    handle: (_q, ctx) => {
+      const uptime = `${Math.floor((Date.now() - ctx.startedAtMs) / 1000)}s`;
+      return json({
+        version: `courier/${VERSION}`,
+        state: ctx.state(),
+        hot_restart_version: 'disabled',
+        command_line_options: ctx.commandLine,
+        node: { id: ctx.config.node.id, cluster: ctx.config.node.cluster },
+        uptime_current_epoch: uptime,
+        uptime_all_epochs: uptime,
+      });
+    },
+  },
+  {
+    path: '/config_dump',
+    help: 'dump current Courier configs (experimental)',
+    mutates: false,
+    handle: (_q, ctx) => {
+      const lastUpdated = new Date(ctx.startedAtMs).toISOString();
+      const raw = (ctx.rawBootstrap ?? {}) as Record<string, unknown>;
+      const sr = (raw['static_resources'] ?? raw['staticResources'] ?? {}) as Record<string, unknown[]>;
+      return json({
+        configs: [
+          {
+            '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
+            bootstrap: raw,
+            last_updated: lastUpdated,
+          },
+          {
+            '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+            version_info: '',
+            static_clusters: (sr['clusters'] ?? []).map((cluster) => ({ cluster, last_updated: lastUpdated })),
+          },
+          {
+            '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+            version_info: '',
+            static_listeners: (sr['listeners'] ?? []).map((listener) => ({ listener, last_updated: lastUpdated })),
+          },
+        ],
+      });
+    },
+  },
+  {
+    path: '/quitquitquit',
+    help: 'exit the server (drains first)',
+    mutates: true,
+    handle: (_q, ctx) => {
+      ctx.quit();
+      return text('OK\n');
+    },
+  },
+  {
+    path: '/healthcheck/fail',
+    help: 'cause the server to fail health checks',
+    mutates: true,
+    handle: (_q, ctx) => {
+      ctx.setHealthCheckFailed(true);
+      return text('OK\n');
+    },
+  },
+  {
+    path: '/healthcheck/ok',
+    help: 'cause the server to pass health checks',
+    mutates: true,
+    handle: (_q, ctx) => {
+      ctx.setHealthCheckFailed(false);
+      return text('OK\n');
+    },
+  },
+  {
+    path: '/drain_listeners',
+    help: 'drain listeners (?graceful: wait the drain time first)',
+    mutates: true,
+    handle: (q, ctx) => {
+      ctx.drainListeners(q.has('graceful'));
+      return text('OK\n');
+    },
+  },
+  {
+    path: '/reset_counters',
+    help: 'reset all counters to zero',
+    mutates: true,
+    handle: (_q, ctx) => {
+      ctx.resetCounters();
+      return text('OK\n');
+    },
+  },
+];

@@ -1,0 +1,64 @@
+/**
+ * The admin HTTP server on the main process (bootstrap admin.address). Not a hot path:
+ * node:http is fine here.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import type { AdminContext } from './admin-context.js';
+import { ADMIN_HANDLERS, type AdminResponse } from './admin-handlers.js';
+
+export class AdminServer {
+  readonly #server: http.Server;
+  readonly #ctx: AdminContext;
+
+  constructor(ctx: AdminContext) {
+    this.#ctx = ctx;
+    this.#server = http.createServer((req, res) => void this.#onRequest(req, res));
+    this.#server.keepAliveTimeout = 1000;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.removeListener('error', reject);
+        resolve((this.#server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    let response: AdminResponse;
+    if (url.pathname === '/' || url.pathname === '/help') {
+      const body = `admin commands are:\n${ADMIN_HANDLERS.map((h) => `  ${h.path}${h.mutates ? ' (POST)' : ''}: ${h.help}\n`).join('')}`;
+      response = { status: 200, contentType: 'text/plain; charset=UTF-8', body };
+    } else {
+      const handler = ADMIN_HANDLERS.find((h) => h.path === url.pathname);
+      if (!handler) {
+        response = { status: 404, contentType: 'text/plain; charset=UTF-8', body: `invalid path. admin commands are:\n${ADMIN_HANDLERS.map((h) => `  ${h.path}\n`).join('')}` };
+      } else if (handler.mutates && req.method !== 'POST') {
+        response = {
+          status: 405,
+          contentType: 'text/plain; charset=UTF-8',
+          body: `Method ${req.method ?? ''} not allowed, POST required.\n`,
+        };
+      } else {
+        try {
+          response = await handler.handle(url.searchParams, this.#ctx);
+        } catch (e) {
+          response = { status: 500, contentType: 'text/plain; charset=UTF-8', body: `${(e as Error).message}\n` };
+        }
+      }
+    }
+    res.writeHead(response.status, { 'content-type': response.contentType, 'cache-control': 'no-cache, max-age=0', 'x-content-type-options': 'nosniff' });
+    res.end(response.body);
+  }
+}

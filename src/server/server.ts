@@ -1,0 +1,196 @@
+/**
+ * The main process: loads the bootstrap, starts workers and posts them snapshots, resolves
+ * cluster membership, serves admin, aggregates stats, drains on shutdown.
+ *
+ * Server states (server.state gauge, /ready, /server_info):
+ *   INITIALIZING → LIVE → DRAINING → (stopped)
+ * A health check failure (/healthcheck/fail) reads as DRAINING, as in Envoy.
+ */
+import type { NetworkFilterConfigFactory } from '../api/network-filter.js';
+import type { Registry } from '../api/registry.js';
+import { Logger, type LogLevel } from '../common/logger.js';
+import { mergeSnapshots } from '../common/stats/stats-merge.js';
+import { StatsStore } from '../common/stats/stats-store.js';
+import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
+import type { ClusterConfig } from '../config/server-config.js';
+import { networkFilterRegistry } from '../extensions/all.js';
+import type { AdminContext, ServerState } from './admin/admin-context.js';
+import { AdminServer } from './admin/admin-server.js';
+import { ClusterMembershipManager } from './cluster-membership.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface ServerOptions {
+  /** Bootstrap file (YAML or JSON) ... */
+  configPath?: string;
+  /** ... or its text (tests, embedding); `configName` names it in errors. */
+  configText?: string;
+  configName?: string;
+  concurrency: number;
+  /** Main and one worker in this process (tests, embedding): same code paths, no fork. */
+  inProcess?: boolean;
+  drainTimeS: number;
+  logLevel?: LogLevel;
+  commandLine?: Record<string, unknown>;
+}
+
+const STATE_GAUGE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 };
+
+export class Server {
+  readonly stats = new StatsStore();
+  readonly log: Logger;
+  readonly bootstrap: LoadedBootstrap;
+  readonly workers: WorkerPool;
+  readonly #opts: ServerOptions;
+  readonly #membership: ClusterMembershipManager;
+  readonly #startedAt = Date.now();
+  #admin: AdminServer | undefined;
+  #adminPort: number | undefined;
+  #state: ServerState = 'INITIALIZING';
+  #healthCheckFailed = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #shutdown: Promise<void> | undefined;
+  #stoppedResolve!: () => void;
+  /** Resolves when the server has drained and stopped. */
+  readonly stopped: Promise<void>;
+
+  private constructor(opts: ServerOptions, bootstrap: LoadedBootstrap, filters: Registry<NetworkFilterConfigFactory>) {
+    this.#opts = opts;
+    this.bootstrap = bootstrap;
+    this.log = new Logger(opts.logLevel ?? 'info', 'main');
+    this.stopped = new Promise((r) => (this.#stoppedResolve = r));
+    this.workers = new WorkerPool({
+      concurrency: opts.concurrency,
+      inProcess: opts.inProcess ?? false,
+      filters,
+      log: (level, msg) => this.log.log(level === 'warn' ? 'warning' : level, msg),
+    });
+    this.workers.on('worker-restart', () => this.stats.counter('server.worker_restarts').inc());
+    this.#membership = new ClusterMembershipManager(this.stats, (all) => this.workers.publish('membership', all));
+  }
+
+  /** Loads and checks the config; throws ConfigError naming every problem. */
+  static load(opts: ServerOptions): LoadedBootstrap {
+    const filters = networkFilterRegistry();
+    if (opts.configText !== undefined) return loadBootstrapText(opts.configText, opts.configName ?? '<inline>', filters);
+    if (!opts.configPath) throw new Error('no config given: use -c/--config-path FILE');
+    return loadBootstrapFile(opts.configPath, filters);
+  }
+
+  static async start(opts: ServerOptions): Promise<Server> {
+    const bootstrap = Server.load(opts);
+    const server = new Server(opts, bootstrap, networkFilterRegistry());
+    await server.#start();
+    return server;
+  }
+
+  get adminPort(): number | undefined {
+    return this.#adminPort;
+  }
+
+  /** The port a listener is bound to (useful with port 0). */
+  listenerPort(name: string): number | undefined {
+    return this.workers.bindings.get(name)?.port;
+  }
+
+  get state(): ServerState {
+    return this.#healthCheckFailed && this.#state === 'LIVE' ? 'DRAINING' : this.#state;
+  }
+
+  async #start(): Promise<void> {
+    const config = this.bootstrap.config;
+    this.#setState('INITIALIZING');
+    this.stats.gauge('server.concurrency').set(this.#opts.inProcess ? 1 : this.#opts.concurrency);
+    this.stats.counter('server.worker_restarts');
+    this.workers.start();
+    await this.#membership.start(config.clusters);
+    this.workers.publish('clusters', config.clusters);
+    const version = this.workers.publish('listeners', config.listeners);
+    await this.workers.waitApplied('listeners', version);
+    if (this.workers.listenErrors.length > 0) {
+      const errors = [...this.workers.listenErrors];
+      await this.workers.shutdown(0);
+      this.#membership.stop();
+      throw new Error(`cannot bind listeners: ${[...new Set(errors)].join('; ')}`);
+    }
+    if (config.admin) {
+      this.#admin = new AdminServer(this.#adminContext());
+      this.#adminPort = await this.#admin.listen(config.admin.address.host, config.admin.address.port);
+    }
+    this.#setState('LIVE');
+    this.#flushTimer = setInterval(() => void this.workers.collectStats(), config.statsFlushIntervalMs).unref();
+    this.log.info(
+      `courier started: ${config.listeners.length} listener(s), ${config.clusters.length} cluster(s), ` +
+        `${this.#opts.inProcess ? 'in-process worker' : `${this.#opts.concurrency} worker(s)`}` +
+        `${this.#adminPort !== undefined ? `, admin on ${config.admin!.address.host}:${this.#adminPort}` : ''}`,
+    );
+  }
+
+  #setState(state: ServerState): void {
+    this.#state = state;
+    this.#updateServerGauges();
+  }
+
+  #updateServerGauges(): void {
+    const state = this.state;
+    this.stats.gauge('server.state').set(STATE_GAUGE[state]);
+    this.stats.gauge('server.live').set(state === 'LIVE' ? 1 : 0);
+    this.stats.gauge('server.uptime').set(Math.floor((Date.now() - this.#startedAt) / 1000));
+    const mem = process.memoryUsage();
+    this.stats.gauge('server.memory_allocated').set(mem.heapUsed);
+    this.stats.gauge('server.memory_heap_size').set(mem.heapTotal);
+    this.stats.gauge('server.memory_physical_size').set(mem.rss);
+  }
+
+  async collectStats(): ReturnType<AdminContext['collectStats']> {
+    this.#updateServerGauges();
+    const { snapshot, hosts } = await this.workers.collectStats();
+    return { snapshot: mergeSnapshots([snapshot, this.stats.snapshot()]), hosts };
+  }
+
+  #adminContext(): AdminContext {
+    return {
+      config: this.bootstrap.config,
+      rawBootstrap: this.bootstrap.raw,
+      startedAtMs: this.#startedAt,
+      commandLine: this.#opts.commandLine ?? {},
+      state: () => this.state,
+      healthCheckFailed: () => this.#healthCheckFailed,
+      setHealthCheckFailed: (fail) => {
+        this.#healthCheckFailed = fail;
+        this.#updateServerGauges();
+      },
+      collectStats: () => this.collectStats(),
+      resetCounters: () => {
+        this.stats.resetCounters();
+        this.workers.broadcast({ t: 'reset_counters' });
+      },
+      listenerBindings: () => [...this.workers.bindings.values()],
+      membership: (c: ClusterConfig) => this.#membership.get(c.name),
+      drainListeners: (graceful) => {
+        const stop = (): void => this.workers.broadcast({ t: 'stop_listeners' });
+        this.#setState('DRAINING');
+        if (graceful) setTimeout(stop, this.#opts.drainTimeS * 1000).unref();
+        else stop();
+      },
+      quit: () => void this.shutdown(),
+    };
+  }
+
+  /**
+   * Drain and stop: stop accepting, give open connections up to --drain-time-s to finish,
+   * close what is left, stop admin. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= (async () => {
+      this.log.info(`draining (up to ${this.#opts.drainTimeS}s)`);
+      this.#setState('DRAINING');
+      if (this.#flushTimer) clearInterval(this.#flushTimer);
+      await this.workers.shutdown(this.#opts.drainTimeS * 1000);
+      this.#membership.stop();
+      await this.#admin?.close();
+      this.log.info('stopped');
+      this.#stoppedResolve();
+    })();
+    return this.#shutdown;
+  }
+}
