@@ -1,5 +1,6 @@
 # Shared helpers for bench/tcp/run.sh and bench/tcp/memory.sh. Sourced, not run.
 # Callers set `set -euo pipefail` themselves.
+# shellcheck disable=SC2034  # the variables set here are used by the scripts that source this file
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/../.." && pwd)"
@@ -54,7 +55,7 @@ stop_pid() {
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid ignored SIGTERM; sending SIGKILL"
+    log "pid $pid still running 3 s after SIGTERM; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
   for i in $kids; do kill -KILL "$i" 2>/dev/null || true; done
@@ -76,23 +77,24 @@ stop_one() {
   STARTED_PIDS=("${keep[@]}")
 }
 
-# True if something accepts TCP connections on 127.0.0.1:$1. Uses bash's /dev/tcp,
-# so there is no dependency on nc; `timeout` bounds a hung connect.
-port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+# True if a TCP socket is listening on port $1 (any local address). This asks the kernel
+# (ss, from iproute2) instead of connecting: a probe connection through a proxy would be
+# forwarded to the backend, and iperf3 -s treats any connection as the start of a test.
+port_listening() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
 
 # Refuse to run if a fixed port is taken: we would measure someone else's server.
 require_free_ports() {
   local p
   for p in "$@"; do
-    if port_open "$p"; then die "port $p on 127.0.0.1 is already in use; stop whatever holds it or change the ports in bench/tcp/"; fi
+    if port_listening "$p"; then die "port $p is already in use; stop whatever holds it or change the ports in bench/tcp/"; fi
   done
 }
 
-# Wait until a port accepts connections, or fail if the process died / time ran out.
+# Wait until a port is listening, or fail if the process died / time ran out.
 wait_port() {
   local port=$1 pid=$2 name=$3 timeout_s=${4:-15} i
   for ((i = 0; i < timeout_s * 10; i++)); do
-    port_open "$port" && return 0
+    port_listening "$port" && return 0
     kill -0 "$pid" 2>/dev/null || { log "$name exited early; log:"; tail -n 20 "$RUN_DIR/$name.log" >&2 || true; return 1; }
     sleep 0.1
   done

@@ -36,7 +36,7 @@ RAW="$RUN_DIR/raw"; mkdir -p "$RAW"
 trap 'stop_all; rm -rf "$RUN_DIR"' EXIT
 trap 'exit 130' INT TERM
 
-$SKIP_INSTALL || ensure_packages haproxy nginx libnginx-mod-stream
+$SKIP_INSTALL || ensure_packages iproute2 haproxy nginx libnginx-mod-stream
 
 # Each proxied connection costs the proxy 2 fds (client + upstream) and the client and the
 # echo server 1 each. Ask for 65536; containers often cap the hard limit (20000 on the box

@@ -71,7 +71,9 @@ const ratio = (v, base) => (v == null || base == null || base === 0 ? 'n/a' : `$
 
 function throughput() {
   const rows = {};
-  for (const p of PROXIES) {
+  // Paths left out with run.sh --proxies have no raw files at all; they get no row.
+  const ran = PROXIES.filter((p) => ['skipped', 'iperf-p1.json', 'iperf-p4.json', 'wrk.txt'].some((f) => read(`${p}.${f}`) != null));
+  for (const p of ran) {
     const skipped = read(`${p}.skipped`);
     rows[p] = skipped != null
       ? { skipped: skipped.trim() }
@@ -99,7 +101,7 @@ function throughput() {
     '| path | iperf3 -P1 Gbps | ×HAProxy | ×direct | iperf3 -P4 Gbps | ×HAProxy | ×direct | wrk c50 req/s | ×HAProxy | ×direct |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const p of PROXIES) {
+  for (const p of ran) {
     if (rows[p].skipped) {
       lines.push(`| ${LABEL[p]} | skipped: ${rows[p].skipped} |||||||||`);
       continue;
@@ -111,7 +113,7 @@ function throughput() {
     lines.push(`| ${LABEL[p]} | ${cells.join(' | ')} |`);
   }
   const problems = [];
-  for (const p of PROXIES) {
+  for (const p of ran) {
     for (const [k, r] of Object.entries(rows[p])) {
       if (r?.error) problems.push(`${p} ${k}: ${r.error}`);
       if (r?.socket_errors) problems.push(`${p} ${k}: ${r.socket_errors}`);
@@ -156,8 +158,9 @@ function memory() {
   for (const p of ['courier', 'haproxy', 'nginx']) {
     const skipped = read(`${p}.skipped`);
     const idle = read(`${p}.idle.json`);
+    if (skipped == null && idle == null && read(`${p}.roles`) == null) continue; // not requested (--proxies)
     if (skipped != null) results[p] = { skipped: skipped.trim() };
-    else if (idle == null) results[p] = { skipped: 'no output from idle-connections.mjs' };
+    else if (!idle?.trim()) results[p] = { skipped: 'no output from idle-connections.mjs' };
     else {
       const r = JSON.parse(idle);
       const roles = (read(`${p}.roles`) ?? '').trim().split(',');

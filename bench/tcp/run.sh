@@ -35,7 +35,7 @@ RAW="$RUN_DIR/raw"; mkdir -p "$RAW"
 trap 'stop_all; rm -rf "$RUN_DIR"' EXIT
 trap 'exit 130' INT TERM
 
-ensure_packages iperf3 wrk haproxy nginx libnginx-mod-stream
+ensure_packages iproute2 iperf3 wrk haproxy nginx libnginx-mod-stream
 [[ -f $NGINX_STREAM_MODULE ]] || die "$NGINX_STREAM_MODULE missing (libnginx-mod-stream)"
 
 require_free_ports "$PORT_IPERF" "$PORT_HTTP" "$PORT_COURIER_IPERF" "$PORT_COURIER_HTTP" "$PORT_COURIER_ADMIN" \

@@ -14,6 +14,8 @@ const require = createRequire(import.meta.url);
 /** The proto files Courier understands; every typed_config @type must resolve in these. */
 const ENTRY_FILES = [
   'envoy/config/bootstrap/v3/bootstrap.proto',
+  // Needed by NEWER_FIELDS (tcp_proxy backoff_options) when the vendored file lacks it.
+  'envoy/config/core/v3/backoff.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/network/dubbo_proxy/v3/dubbo_proxy.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
@@ -57,7 +59,9 @@ function applyNewerFields(root: protobuf.Root): void {
   for (const f of NEWER_FIELDS) {
     const type = root.lookupType(f.type);
     if (type.fields[f.name]) continue;
-    type.add(new protobuf.Field(f.name, f.id, f.fieldType));
+    const field = new protobuf.Field(f.name, f.id, f.fieldType);
+    type.add(field);
+    field.resolve();
   }
 }
 

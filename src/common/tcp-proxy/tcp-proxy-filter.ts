@@ -5,7 +5,9 @@
  *                          │ NC          │ UH           │ UO / UF (retry with backoff, then URX)
  *                          └─────────────┴──────────────┴────→ close downstream, access log
  *
- * While connecting, the downstream is read-disabled so nothing needs buffering. Once both
+ * While connecting, what the client sends is buffered up to the listener's buffer limit (then
+ * reading pauses), so a client that resets meanwhile is noticed and its connect cancelled,
+ * and bytes and a half-close sent early are delivered once connected. Once both
  * sides are up, bytes pass through unchanged; each side's write buffer above its limit
  * stops the other side reading (watermarks). A half-close passes through; a full close of
  * one side closes the other after flushing (remote close) or at once (local close).
@@ -50,6 +52,11 @@ export class TcpProxyFilter implements ReadFilter, TcpPoolCallbacks {
   #upstreamClosed = true;
   #flushing = false;
   #logged = false;
+  /** Bytes (and a half-close) received before the upstream connected. */
+  #early: Buffer[] = [];
+  #earlyBytes = 0;
+  #earlyEnd = false;
+  #earlyPaused = false;
 
   constructor(shared: TcpProxySharedConfig) {
     this.#shared = shared;
@@ -87,8 +94,6 @@ export class TcpProxyFilter implements ReadFilter, TcpPoolCallbacks {
       return FilterStatus.StopIteration;
     }
     this.#cluster = cluster;
-    // Nothing is read until the upstream is connected, so nothing needs buffering.
-    down.readDisable(true);
     this.#state = 'connecting';
     this.#connect();
     return FilterStatus.StopIteration;
@@ -97,7 +102,17 @@ export class TcpProxyFilter implements ReadFilter, TcpPoolCallbacks {
   onData(data: Buffer, endStream: boolean): FilterStatus {
     this.#lastActivity = performance.now();
     const up = this.#upstream;
-    if (up) up.write(data, endStream);
+    if (up) {
+      up.write(data, endStream);
+    } else if (this.#state === 'connecting') {
+      if (data.length > 0) this.#early.push(data);
+      this.#earlyBytes += data.length;
+      this.#earlyEnd ||= endStream;
+      if (this.#earlyBytes >= this.#downstream.bufferLimit && !this.#earlyPaused) {
+        this.#earlyPaused = true;
+        this.#downstream.readDisable(true);
+      }
+    }
     return FilterStatus.StopIteration;
   }
 
@@ -151,7 +166,14 @@ export class TcpProxyFilter implements ReadFilter, TcpPoolCallbacks {
       onBytesSent: this.#touch,
     });
     this.#touch();
-    this.#downstream.readDisable(false);
+    const early = this.#early;
+    this.#early = [];
+    for (let i = 0; i < early.length; i++) up.write(early[i]!, this.#earlyEnd && i === early.length - 1);
+    if (this.#earlyEnd && early.length === 0) up.write(Buffer.alloc(0), true);
+    if (this.#earlyPaused) {
+      this.#earlyPaused = false;
+      this.#downstream.readDisable(false);
+    }
   }
 
   onPoolFailure(reason: PoolFailureReason, host: HostDescription, details: string): void {
