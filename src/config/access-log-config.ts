@@ -26,6 +26,8 @@ export function parseAccessLog(proto: Record<string, unknown>, problems: Problem
   const typeName = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
   const tp = problems.at('typed_config');
   let format: AccessLogFormat | undefined = DEFAULT_ACCESS_LOG_FORMAT;
+  /** Where the format was written, relative to typed_config, so a bad operator is named there. */
+  let formatPath = 'format';
   let config: AccessLogConfig | undefined;
   switch (typeName) {
     case FILE: {
@@ -33,15 +35,15 @@ export function parseAccessLog(proto: Record<string, unknown>, problems: Problem
       const path = str(typed, 'path');
       if (path === '') tp.add('path', 'path is required');
       if (typeof typed['format'] === 'string') format = { text: typed['format'] as string };
-      else if (obj(typed['json_format'])) format = { json: obj(typed['json_format'])! };
-      else if (obj(typed['log_format'])) format = parseSubstitutionFormat(obj(typed['log_format'])!, tp.at('log_format'));
+      else if (obj(typed['json_format'])) [format, formatPath] = [{ json: obj(typed['json_format'])! }, 'json_format'];
+      else if (obj(typed['log_format'])) [format, formatPath] = parseSubstitutionFormat(obj(typed['log_format'])!, tp.at('log_format'));
       config = format && { kind: 'file', path, format };
       break;
     }
     case STDOUT:
     case STDERR: {
       rejectUnsupported(typed, ['log_format'], typeName.endsWith('StdoutAccessLog') ? 'StdoutAccessLog' : 'StderrAccessLog', tp);
-      if (obj(typed['log_format'])) format = parseSubstitutionFormat(obj(typed['log_format'])!, tp.at('log_format'));
+      if (obj(typed['log_format'])) [format, formatPath] = parseSubstitutionFormat(obj(typed['log_format'])!, tp.at('log_format'));
       config = format && { kind: typeName === STDOUT ? 'stdout' : 'stderr', format };
       break;
     }
@@ -52,26 +54,25 @@ export function parseAccessLog(proto: Record<string, unknown>, problems: Problem
   if (config) {
     const problem = accessLogFormatProblem(config.format);
     if (problem) {
-      const where = 'json' in config.format ? `json_format${problem.path ? `.${problem.path}` : ''}` : 'format';
-      tp.add(where, problem.message);
+      tp.add(`${formatPath}${problem.path ? `.${problem.path}` : ''}`, problem.message);
       return undefined;
     }
   }
   return config;
 }
 
-/** envoy.config.core.v3.SubstitutionFormatString. */
-function parseSubstitutionFormat(f: Obj, problems: ProblemSink): AccessLogFormat | undefined {
+/** envoy.config.core.v3.SubstitutionFormatString, and the path (under log_format) of its format. */
+function parseSubstitutionFormat(f: Obj, problems: ProblemSink): [AccessLogFormat | undefined, string] {
   rejectUnsupported(f, ['text_format', 'json_format', 'text_format_source', 'omit_empty_values', 'content_type'], 'SubstitutionFormatString', problems);
   const omitEmptyValues = bool(f, 'omit_empty_values', false);
-  if (typeof f['text_format'] === 'string') return { text: f['text_format'] as string, omitEmptyValues };
+  if (typeof f['text_format'] === 'string') return [{ text: f['text_format'] as string, omitEmptyValues }, 'log_format.text_format'];
   const json = obj(f['json_format']);
-  if (json) return { json, omitEmptyValues };
+  if (json) return [{ json, omitEmptyValues }, 'log_format.json_format'];
   const source = obj(f['text_format_source']);
   if (source) {
     rejectUnsupported(source, ['inline_string'], 'DataSource', problems.at('text_format_source'));
-    return { text: str(source, 'inline_string'), omitEmptyValues };
+    return [{ text: str(source, 'inline_string'), omitEmptyValues }, 'log_format.text_format_source.inline_string'];
   }
   problems.add('', 'one of text_format, json_format or text_format_source is required');
-  return undefined;
+  return [undefined, 'log_format'];
 }

@@ -32,17 +32,20 @@ export function parseConfigText(text: string, source: string): ParsedDocument {
     }));
     throw new ConfigError(problems, source);
   }
+  // Keyed by canonicalPath: problems name proto (snake_case) fields, the file may use lowerCamel.
   const lines = new Map<string, number>();
   const walk = (node: Node | null | undefined, path: string): void => {
     if (!node) return;
-    if (node.range) lines.set(path, lineCounter.linePos(node.range[0]).line);
+    // A block value starts on the line after its key; the key's line (set below) is the one to name.
+    const here = canonicalPath(path);
+    if (node.range && !lines.has(here)) lines.set(here, lineCounter.linePos(node.range[0]).line);
     if (isMap(node)) {
       for (const item of node.items) {
         if (!isPair(item)) continue;
         const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const childPath = path ? `${path}.${key}` : key;
         const keyNode = item.key as Node | null;
-        if (keyNode && keyNode.range) lines.set(childPath, lineCounter.linePos(keyNode.range[0]).line);
+        if (keyNode && keyNode.range) lines.set(canonicalPath(childPath), lineCounter.linePos(keyNode.range[0]).line);
         const valueNode = item.value as Node | null;
         if (valueNode && (isMap(valueNode) || isSeq(valueNode))) walk(valueNode, childPath);
       }
@@ -53,7 +56,7 @@ export function parseConfigText(text: string, source: string): ParsedDocument {
   walk(doc.contents as Node, '');
   const value = doc.toJS({ maxAliasCount: 1000 });
   const lineOf = (path: string): number | undefined => {
-    let p = path;
+    let p = canonicalPath(path);
     for (;;) {
       const l = lines.get(p);
       if (l !== undefined) return l;
@@ -63,6 +66,11 @@ export function parseConfigText(text: string, source: string): ParsedDocument {
     }
   };
   return { value, lineOf, source };
+}
+
+/** `staticResources.clusters[0].lbPolicy` → `static_resources.clusters[0].lb_policy` (Envoy's JSON names). */
+function canonicalPath(path: string): string {
+  return path.replace(/([a-z0-9])([A-Z])/g, (_m, a: string, b: string) => `${a}_${b.toLowerCase()}`);
 }
 
 export function readConfigFile(file: string): ParsedDocument {

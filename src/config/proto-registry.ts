@@ -5,13 +5,16 @@
  * `applyNewerFields` so current Envoy YAML still decodes.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 
 const require = createRequire(import.meta.url);
 
-/** The proto files Courier understands; every typed_config @type must resolve in these. */
+/**
+ * The proto files loaded at start. Any other Envoy type named by an `@type` is loaded on
+ * demand from the vendored files (`loadPackageOf`), so it decodes and is then refused by name.
+ */
 const ENTRY_FILES = [
   'envoy/config/bootstrap/v3/bootstrap.proto',
   // Needed by NEWER_FIELDS (tcp_proxy backoff_options) when the vendored file lacks it.
@@ -88,11 +91,42 @@ export function protoRoot(): protobuf.Root {
 
 /** Message type by full name (no leading dot), or undefined. */
 export function lookupMessage(fullName: string): protobuf.Type | undefined {
-  try {
-    return protoRoot().lookupType(fullName);
-  } catch {
-    return undefined;
+  const find = (): protobuf.Type | undefined => {
+    try {
+      return protoRoot().lookupType(fullName);
+    } catch {
+      return undefined;
+    }
+  };
+  return find() ?? (loadPackageOf(fullName) ? find() : undefined);
+}
+
+const loadedDirs = new Set<string>();
+
+/**
+ * Loads the vendored .proto files of the package directory `fullName` would be declared in
+ * (envoy.extensions.filters.network.redis_proxy.v3.RedisProxy → envoy/extensions/filters/
+ * network/redis_proxy/v3/*.proto). True if new files were loaded.
+ */
+function loadPackageOf(fullName: string): boolean {
+  const parts = fullName.split('.');
+  for (let n = parts.length - 1; n > 0; n--) {
+    const rel = parts.slice(0, n).join('/');
+    const dir = includeDirs().map((d) => path.join(d, rel)).find((d) => existsSync(d));
+    if (!dir) continue;
+    if (loadedDirs.has(dir)) return false;
+    loadedDirs.add(dir);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.proto')).map((f) => `${rel}/${f}`);
+    if (files.length === 0) return false;
+    try {
+      protoRoot().loadSync(files, { keepCase: true });
+      protoRoot().resolveAll();
+      return true;
+    } catch {
+      return false;
+    }
   }
+  return false;
 }
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';

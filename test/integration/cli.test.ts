@@ -1,0 +1,91 @@
+/**
+ * The `courier` command as a user runs it: Envoy's flags, exit codes, and messages that say
+ * what is wrong and where.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { COURIER_BIN, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
+import { tcpProxyYaml } from '../support/configs.js';
+import { VERSION } from '../../src/version.js';
+
+function courier(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [COURIER_BIN, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 15000 });
+  assert.equal(r.signal, null, `courier ${args.join(' ')} was killed (${r.signal}): ${r.stderr}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('--version prints the version and exits 0', () => {
+  const r = courier(['--version']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^courier version ${VERSION.replace(/\./g, '\\.')} `));
+});
+
+test('--help lists Envoy\'s flags and exits 0', () => {
+  const r = courier(['--help']);
+  assert.equal(r.status, 0, r.stderr);
+  for (const flag of ['-c, --config-path', '--config-yaml', '--concurrency', '--mode serve|validate', '--drain-time-s', '--version']) {
+    assert.ok(r.stdout.includes(flag), `--help mentions ${flag}:\n${r.stdout}`);
+  }
+});
+
+test('an unknown flag exits 1 naming the flag', () => {
+  const r = courier(['--frobnicate', '-c', 'examples/tcp-proxy.yaml']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown argument "--frobnicate"/);
+  assert.match(r.stderr, /--help/);
+  assert.equal(r.stdout, '');
+});
+
+test('--mode validate on the bundled example exits 0 without serving', () => {
+  const r = courier(['--mode', 'validate', '-c', 'examples/tcp-proxy.yaml']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /configuration 'examples\/tcp-proxy\.yaml' OK/);
+});
+
+test('--mode validate on a broken file exits 1 listing each problem with path and line', () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'broken.yaml');
+  const yaml = tcpProxyYaml({ ports: [9000], clusterExtra: '    lb_policy: CLUSTER_PROVIDED' }).replace('type: STATIC', 'type: EDS');
+  writeFileSync(file, yaml);
+  const lineOf = (needle: string): number => yaml.split('\n').findIndex((l) => l.includes(needle)) + 1;
+  const r = courier(['--mode', 'validate', '-c', file]);
+  rmSync(dir, { recursive: true });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.ok(
+    r.stderr.includes(`${file}: static_resources.clusters[0].lb_policy (line ${lineOf('CLUSTER_PROVIDED')}): lb_policy CLUSTER_PROVIDED is not supported`),
+    r.stderr,
+  );
+  assert.ok(
+    r.stderr.includes(`${file}: static_resources.clusters[0].type (line ${lineOf('type: EDS')}): cluster type EDS is not supported`),
+    r.stderr,
+  );
+});
+
+test('--config-yaml gives the bootstrap inline', () => {
+  const r = courier(['--mode', 'validate', '--config-yaml', tcpProxyYaml({ ports: [9000] })]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /configuration '--config-yaml' OK/);
+});
+
+test('serving a listener whose port is taken exits 1 naming the listener', async () => {
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (squatter.address() as net.AddressInfo).port;
+    const yaml = tcpProxyYaml({ ports: [9000] })
+      .replace('- name: tcp\n', '- name: busy_listener\n')
+      .replace(/(busy_listener\n\s+address:\n\s+socket_address: \{ address: 127\.0\.0\.1, port_value: )0/, `$1${port}`);
+    assert.ok(yaml.includes(`port_value: ${port}`), yaml);
+    const r = courier(['--config-yaml', yaml, '--concurrency', '1', '-l', 'error']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /busy_listener/);
+    assert.match(r.stderr, new RegExp(`EADDRINUSE 127\\.0\\.0\\.1:${port}`));
+  } finally {
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  }
+});
