@@ -8,6 +8,7 @@ import type { LbPolicyConfig, LbPolicyName } from '../api/load-balancer.js';
 import type { ClusterConfig, DnsLookupFamily, EndpointConfig } from './server-config.js';
 import { parseSocketAddress } from './address.js';
 import { durationMs, list, num, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
+import { isPrime } from '../common/upstream/load-balancer-maglev.js';
 
 const SUPPORTED_CLUSTER_FIELDS = [
   'name', 'alt_stat_name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_refresh_rate',
@@ -110,8 +111,3 @@ function parseLoadAssignment(la: Obj | undefined, requireIp: boolean, problems: 
   return out;
 }
 
-function isPrime(n: number): boolean {
-  if (n < 2 || !Number.isInteger(n)) return false;
-  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
-  return true;
-}
