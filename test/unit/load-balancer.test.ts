@@ -7,6 +7,7 @@ import type {
   LbPolicyConfig,
   LoadBalancer,
 } from '../../src/api/load-balancer.js';
+import { EdfScheduler } from '../../src/common/upstream/edf-scheduler.js';
 import { hashBuffer, hashString, murmur3 } from '../../src/common/upstream/hash.js';
 import {
   SUPPORTED_LB_POLICIES,
@@ -138,6 +139,21 @@ test('registry: rejects unknown policies and invalid settings with clear errors'
   );
   validateLbPolicyConfig({ policy: 'MAGLEV', tableSize: 5000011 });
   validateLbPolicyConfig({ policy: 'ROUND_ROBIN' });
+});
+
+// ---------------------------------------------------------------------------------------------
+// EDF scheduler
+
+test('edf scheduler: weights 1:2:3 give exactly 1, 2 and 3 picks in every window of 6', () => {
+  const weights = [1, 2, 3];
+  const schedule = new EdfScheduler(weights.length);
+  weights.forEach((w, i) => schedule.add(i, w));
+  const picks = Array.from({ length: 600 }, () => schedule.pick());
+  for (let start = 0; start + 6 <= picks.length; start++) {
+    const counts = [0, 0, 0];
+    for (const i of picks.slice(start, start + 6)) counts[i]!++;
+    assert.deepEqual(counts, weights, `window at ${start}`);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import type {
   LoadBalancer,
   LoadBalancerContext,
 } from '../../api/load-balancer.js';
+import { EdfScheduler } from './edf-scheduler.js';
 import { allEqual, randomIndex, weightsOf, type RandomSource } from './load-balancer-common.js';
 
 export const DEFAULT_CHOICE_COUNT = 2;
@@ -43,9 +44,6 @@ export function validateLeastRequestOptions(options: LeastRequestOptions): void 
   }
 }
 
-// Deadlines only grow; rebasing them towards zero keeps small 1/weight steps representable.
-const REBASE_THRESHOLD = 2 ** 20;
-
 export class LeastRequestLoadBalancer implements LoadBalancer {
   private readonly hosts: readonly HostDescription[];
   private readonly load: HostLoad;
@@ -55,12 +53,8 @@ export class LeastRequestLoadBalancer implements LoadBalancer {
   private readonly weighted: boolean;
 
   private readonly weights: Float64Array;
-  private readonly deadlines: Float64Array;
-  /** Scheduling order, to break deadline ties first-come-first-served like Envoy's EDF. */
-  private readonly order: Float64Array;
-  private readonly heap: Int32Array;
-  private nextOrder = 0;
-  private picksSinceRebase = 0;
+  /** Ties at equal deadlines go first come, first served, as in Envoy's EDF. */
+  private readonly schedule: EdfScheduler;
 
   constructor(
     hosts: readonly HostDescription[],
@@ -76,16 +70,9 @@ export class LeastRequestLoadBalancer implements LoadBalancer {
     const n = this.hosts.length;
     this.weights = weightsOf(this.hosts);
     this.weighted = n > 1 && !allEqual(this.weights);
-    this.deadlines = new Float64Array(this.weighted ? n : 0);
-    this.order = new Float64Array(this.weighted ? n : 0);
-    this.heap = new Int32Array(this.weighted ? n : 0);
+    this.schedule = new EdfScheduler(this.weighted ? n : 0);
     if (this.weighted) {
-      for (let i = 0; i < n; i++) {
-        this.deadlines[i] = 1 / this.effectiveWeight(i);
-        this.order[i] = this.nextOrder++;
-        this.heap[i] = i;
-      }
-      for (let j = (n >> 1) - 1; j >= 0; j--) this.siftDown(j);
+      for (let i = 0; i < n; i++) this.schedule.add(i, this.effectiveWeight(i));
       // Advance a random number of turns so workers built from the same hosts at the same
       // moment do not all start with the same host.
       const warmup = randomIndex(this.random, n);
@@ -145,37 +132,8 @@ export class LeastRequestLoadBalancer implements LoadBalancer {
   }
 
   private pickWeighted(): number {
-    const i = this.heap[0]!;
-    const now = this.deadlines[i]!;
-    this.deadlines[i] = now + 1 / this.effectiveWeight(i);
-    this.order[i] = this.nextOrder++;
-    this.siftDown(0);
-    // Rebasing is O(n); requiring n picks in between keeps it O(1) amortized.
-    if (now > REBASE_THRESHOLD && ++this.picksSinceRebase >= this.hosts.length) {
-      for (let j = 0; j < this.hosts.length; j++) this.deadlines[j] = this.deadlines[j]! - now;
-      this.picksSinceRebase = 0;
-    }
+    const i = this.schedule.peek();
+    this.schedule.pickAndAdd(this.effectiveWeight(i));
     return i;
-  }
-
-  private before(a: number, b: number): boolean {
-    const da = this.deadlines[a]!;
-    const db = this.deadlines[b]!;
-    return da < db || (da === db && this.order[a]! < this.order[b]!);
-  }
-
-  private siftDown(pos: number): void {
-    const heap = this.heap;
-    const size = heap.length;
-    const item = heap[pos]!;
-    for (;;) {
-      let child = 2 * pos + 1;
-      if (child >= size) break;
-      if (child + 1 < size && this.before(heap[child + 1]!, heap[child]!)) child++;
-      if (!this.before(heap[child]!, item)) break;
-      heap[pos] = heap[child]!;
-      pos = child;
-    }
-    heap[pos] = item;
   }
 }

@@ -9,6 +9,7 @@ import type {
   LoadBalancer,
   LoadBalancerContext,
 } from '../../api/load-balancer.js';
+import { EdfScheduler } from './edf-scheduler.js';
 import { allEqual, randomIndex, weightsOf, type RandomSource } from './load-balancer-common.js';
 
 export interface RoundRobinOptions {
@@ -22,10 +23,7 @@ export class RoundRobinLoadBalancer implements LoadBalancer {
 
   // Weighted state; all sized once so chooseHost never allocates.
   private readonly weights: Float64Array;
-  private readonly picks: Float64Array;
-  private readonly deadlines: Float64Array;
-  private readonly heap: Int32Array;
-  private heapSize = 0;
+  private readonly schedule: EdfScheduler;
   private readonly cycleLength: number;
   private cycleLeft = 0;
 
@@ -38,9 +36,7 @@ export class RoundRobinLoadBalancer implements LoadBalancer {
     let total = 0;
     for (let i = 0; i < n; i++) total += this.weights[i]!;
     this.cycleLength = total;
-    this.picks = new Float64Array(this.weighted ? n : 0);
-    this.deadlines = new Float64Array(this.weighted ? n : 0);
-    this.heap = new Int32Array(this.weighted ? n : 0);
+    this.schedule = new EdfScheduler(this.weighted ? n : 0);
 
     // Each worker builds its own balancer from the same host list; starting every one at host 0
     // would send the first request of every worker to the same upstream.
@@ -60,19 +56,13 @@ export class RoundRobinLoadBalancer implements LoadBalancer {
       return host;
     }
 
-    const i = this.heap[0]!;
-    const taken = this.picks[i]! + 1;
-    this.picks[i] = taken;
-    if (taken < this.weights[i]!) {
-      this.deadlines[i] = (taken + 1) / this.weights[i]!;
-      this.siftDown(0);
+    const schedule = this.schedule;
+    const i = schedule.peek();
+    if (schedule.turnsTaken(i) + 1 < this.weights[i]!) {
+      schedule.pick();
     } else {
       // Host has used its share of this cycle; it rejoins when the cycle restarts.
-      this.heapSize--;
-      if (this.heapSize > 0) {
-        this.heap[0] = this.heap[this.heapSize]!;
-        this.siftDown(0);
-      }
+      schedule.pickAndRemove();
     }
     if (--this.cycleLeft === 0) this.startAtPhase(0);
     return this.hosts[i];
@@ -82,44 +72,20 @@ export class RoundRobinLoadBalancer implements LoadBalancer {
    * Positions the schedule as if every turn due at or before `phase` (in [0, 1)) had been taken.
    * That is a state the schedule actually passes through, so the exact-per-cycle property holds
    * from the first pick; a random phase spreads workers like the unweighted random start.
-   * Deadlines are recomputed as (k+1)/w rather than accumulated, so float error cannot build up
-   * and ties at equal deadlines stay exact.
+   * The scheduler computes turn k's deadline as (k+1)/w rather than accumulating it, so float
+   * error cannot build up and ties at equal deadlines stay exact. Hosts join in index order and
+   * keep their sequence number through the cycle, so a tie goes to the lower host index.
    */
   private startAtPhase(phase: number): void {
     const n = this.hosts.length;
     let consumed = 0;
-    this.heapSize = 0;
+    this.schedule.clear();
     for (let i = 0; i < n; i++) {
       const w = this.weights[i]!;
       const taken = Math.min(Math.floor(phase * w), w - 1);
-      this.picks[i] = taken;
-      this.deadlines[i] = (taken + 1) / w;
+      this.schedule.add(i, w, taken);
       consumed += taken;
-      this.heap[this.heapSize++] = i;
     }
     this.cycleLeft = this.cycleLength - consumed;
-    for (let j = (this.heapSize >> 1) - 1; j >= 0; j--) this.siftDown(j);
-  }
-
-  /** Earlier deadline first; on a tie the lower host index, so the order is deterministic. */
-  private before(a: number, b: number): boolean {
-    const da = this.deadlines[a]!;
-    const db = this.deadlines[b]!;
-    return da < db || (da === db && a < b);
-  }
-
-  private siftDown(pos: number): void {
-    const heap = this.heap;
-    const size = this.heapSize;
-    const item = heap[pos]!;
-    for (;;) {
-      let child = 2 * pos + 1;
-      if (child >= size) break;
-      if (child + 1 < size && this.before(heap[child + 1]!, heap[child]!)) child++;
-      if (!this.before(heap[child]!, item)) break;
-      heap[pos] = heap[child]!;
-      pos = child;
-    }
-    heap[pos] = item;
   }
 }
