@@ -98,6 +98,7 @@ export function readAll(s: net.Socket): Promise<Buffer> {
 export function closed(s: net.Socket): Promise<void> {
   return new Promise((resolve) => {
     if (s.destroyed) resolve();
+    s.resume(); // read (and drop) what comes, or 'end' is never seen
     s.on('end', () => s.end());
     s.on('close', () => resolve());
     s.on('error', () => {});
