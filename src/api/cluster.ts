@@ -63,10 +63,13 @@ export interface ClusterTrafficStats {
   readonly upstream_flow_control_drained_total: Counter;
   readonly upstream_rq_total: Counter;
   readonly upstream_rq_active: Gauge;
+  readonly upstream_rq_timeout: Counter;
 }
 
 export interface ThreadLocalCluster {
   readonly name: string;
+  /** typed_extension_protocol_options as parsed by each filter, keyed by filter name. */
+  readonly protocolOptions: Readonly<Record<string, unknown>>;
   readonly stats: ClusterTrafficStats;
   /** Picks a host with the cluster's load balancer; undefined when none is healthy. */
   chooseHost(context: LoadBalancerContext | undefined): HostDescription | undefined;

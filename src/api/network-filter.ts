@@ -75,4 +75,11 @@ export interface NetworkFilterConfigFactory<Config = unknown> {
   parseConfig(proto: Record<string, unknown>, problems: ProblemSink, ctx: MainConfigContext): Config | undefined;
   /** WORKER: once per snapshot. */
   createFilterFactory(config: Config, ctx: WorkerFilterContext): NetworkFilterFactoryCb;
+  /**
+   * MAIN, optional: the filter's per-cluster upstream options, given in
+   * Cluster.typed_extension_protocol_options under the filter's name, as Envoy does.
+   * `protocolOptionsType` is the full proto name expected in "@type".
+   */
+  readonly protocolOptionsType?: string;
+  parseProtocolOptions?(proto: Record<string, unknown>, problems: ProblemSink): unknown;
 }

@@ -15,6 +15,9 @@ export class Registry<T> {
   get(name: string): T | undefined {
     return this.#entries.get(name);
   }
+  values(): T[] {
+    return [...this.#entries.values()];
+  }
   names(): string[] {
     return [...this.#entries.keys()];
   }

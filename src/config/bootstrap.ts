@@ -57,7 +57,7 @@ export function translateBootstrap(
   const clusterNames = new Set<string>();
   list(sr['clusters']).forEach((c, i) => {
     const p = problems.at(`static_resources.clusters[${i}]`);
-    const parsed = parseCluster(obj(c) ?? {}, p);
+    const parsed = parseCluster(obj(c) ?? {}, p, filters);
     if (!parsed) return;
     if (clusterNames.has(parsed.name)) p.add('name', `cluster manager: duplicate cluster '${parsed.name}'`);
     clusterNames.add(parsed.name);

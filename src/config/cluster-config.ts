@@ -3,7 +3,8 @@
  * balancing policies of src/common/upstream/load-balancer*.ts, circuit breakers.
  */
 import { isIP } from 'node:net';
-import type { ProblemSink } from '../api/network-filter.js';
+import type { NetworkFilterConfigFactory, ProblemSink } from '../api/network-filter.js';
+import type { Registry } from '../api/registry.js';
 import type { LbPolicyConfig, LbPolicyName } from '../api/load-balancer.js';
 import type { ClusterConfig, DnsLookupFamily, EndpointConfig } from './server-config.js';
 import { parseSocketAddress } from './address.js';
@@ -13,13 +14,13 @@ import { isPrime } from '../common/upstream/load-balancer-maglev.js';
 const SUPPORTED_CLUSTER_FIELDS = [
   'name', 'alt_stat_name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_refresh_rate',
   'dns_lookup_family', 'respect_dns_ttl', 'circuit_breakers', 'per_connection_buffer_limit_bytes',
-  'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata',
+  'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata', 'typed_extension_protocol_options',
 ];
 const LB_POLICIES: readonly LbPolicyName[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'];
 /** Envoy's defaults for a threshold that is not configured. */
 const DEFAULT_THRESHOLDS = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
 
-export function parseCluster(c: Obj, problems: ProblemSink): ClusterConfig | undefined {
+export function parseCluster(c: Obj, problems: ProblemSink, filters: Registry<NetworkFilterConfigFactory>): ClusterConfig | undefined {
   rejectUnsupported(c, SUPPORTED_CLUSTER_FIELDS, 'Cluster', problems);
   const name = str(c, 'name');
   if (name === '') problems.add('name', 'cluster name is required');
@@ -80,7 +81,33 @@ export function parseCluster(c: Obj, problems: ProblemSink): ClusterConfig | und
     dnsLookupFamily: ((c['dns_lookup_family'] as string | undefined) ?? 'AUTO') as DnsLookupFamily,
     circuitBreakers: breakers,
     bufferLimitBytes: num(c, 'per_connection_buffer_limit_bytes', 1024 * 1024),
+    protocolOptions: parseProtocolOptions(obj(c['typed_extension_protocol_options']), problems.at('typed_extension_protocol_options'), filters),
   };
+}
+
+/** Each entry is keyed by a filter name and parsed by that filter's factory. */
+function parseProtocolOptions(
+  options: Obj | undefined,
+  problems: ProblemSink,
+  filters: Registry<NetworkFilterConfigFactory>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options ?? {})) {
+    const typed = obj(value) ?? {};
+    const typeUrl = str(typed, '@type');
+    const typeName = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+    const factory = filters.values().find((f) => f.name === key && f.protocolOptionsType !== undefined);
+    if (!factory || !factory.parseProtocolOptions) {
+      problems.add(`["${key}"]`, `protocol options for "${key}" (${typeName}) are not supported by Courier yet`);
+      continue;
+    }
+    if (typeName !== factory.protocolOptionsType) {
+      problems.add(`["${key}"].@type`, `expected ${factory.protocolOptionsType} for "${key}", got ${typeName}`);
+      continue;
+    }
+    out[key] = factory.parseProtocolOptions(typed, problems.at(`["${key}"]`));
+  }
+  return out;
 }
 
 function parseLoadAssignment(la: Obj | undefined, requireIp: boolean, problems: ProblemSink): EndpointConfig[] {

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 const require = createRequire(import.meta.url);
@@ -27,7 +28,15 @@ const ENTRY_FILES = [
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/service/discovery/v3/discovery.proto',
+  'courier/extensions/filters/network/dubbo_proxy/v1/dubbo_protocol_options.proto',
 ];
+
+/** Courier's own .proto files (proto/courier/...), found from this module up to the package root. */
+function courierProtoDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'proto', 'courier')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  return path.join(dir, 'proto');
+}
 
 function includeDirs(): string[] {
   const pkgMain = require.resolve('@grpc/grpc-js-xds');
@@ -36,6 +45,7 @@ function includeDirs(): string[] {
   const deps = path.join(dir, 'deps');
   const pbDir = path.dirname(require.resolve('protobufjs/package.json'));
   return [
+    courierProtoDir(),
     path.join(deps, 'envoy-api'),
     path.join(deps, 'xds'),
     path.join(deps, 'googleapis'),

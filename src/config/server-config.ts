@@ -64,6 +64,8 @@ export interface ClusterConfig {
   circuitBreakers: CircuitBreakerConfig;
   /** per_connection_buffer_limit_bytes for upstream connections (default 1 MiB). */
   bufferLimitBytes: number;
+  /** typed_extension_protocol_options, parsed by the filter named by each key. */
+  protocolOptions: Record<string, unknown>;
 }
 
 export interface AdminConfig {

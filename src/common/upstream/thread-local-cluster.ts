@@ -46,6 +46,10 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     });
   }
 
+  get protocolOptions(): Readonly<Record<string, unknown>> {
+    return this.config.protocolOptions;
+  }
+
   get connectTimeoutMs(): number {
     return this.config.connectTimeoutMs;
   }

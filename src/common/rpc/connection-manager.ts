@@ -1,0 +1,155 @@
+/**
+ * The RPC connection manager: the terminal read filter of an RPC proxy on one downstream
+ * connection (Envoy's dubbo ConnectionManager). It cuts the byte stream into frames with the
+ * protocol's decoder, answers heartbeats itself, makes one ActiveMessage per request, and
+ * writes responses and local replies back in the order they complete (RPC responses carry
+ * their request id, so order does not matter to clients).
+ *
+ * Bad bytes: request_decoding_error, stop reading, flush the replies still owed, then close.
+ * Client half-close: close (flushing) once the two-way requests in flight are answered.
+ */
+import { CloseType, ConnectionEvent } from '../../api/connection.js';
+import type { AccessLogger } from '../../api/access-logger.js';
+import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../../api/network-filter.js';
+import { RpcMessageType, type RpcFrame, type RpcFrameDecoder, type RpcProtocol } from '../../api/rpc-protocol.js';
+import type { StreamInfo } from '../../api/stream-info.js';
+import type { ConnectionImpl } from '../network/connection-impl.js';
+import { ActiveMessage, type ActiveMessageOwner } from './active-message.js';
+import type { RpcDecoderFilter } from './rpc-filter.js';
+import type { RpcProxyStats } from './rpc-stats.js';
+
+export interface RpcConnectionManagerConfig<Req extends RpcFrame> {
+  readonly protocol: RpcProtocol<Req>;
+  readonly stats: RpcProxyStats;
+  /** The filter chain for one request, router last. */
+  createFilters(): RpcDecoderFilter<Req>[];
+  readonly accessLoggers: readonly AccessLogger[];
+}
+
+type State = 'open' | 'closing' | 'closed';
+
+export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, ActiveMessageOwner<Req> {
+  readonly protocol: RpcProtocol<Req>;
+  readonly stats: RpcProxyStats;
+  readonly #config: RpcConnectionManagerConfig<Req>;
+  readonly #decoder: RpcFrameDecoder<Req>;
+  readonly #active = new Set<ActiveMessage<Req>>();
+  #connection!: ConnectionImpl;
+  #state: State = 'open';
+  /** Two-way requests answered so far or owed: close once none is owed. */
+  #owed = 0;
+
+  constructor(config: RpcConnectionManagerConfig<Req>) {
+    this.#config = config;
+    this.protocol = config.protocol;
+    this.stats = config.stats;
+    this.#decoder = config.protocol.newRequestDecoder();
+  }
+
+  initializeReadFilterCallbacks(cb: ReadFilterCallbacks): void {
+    this.#connection = cb.connection as ConnectionImpl;
+    this.#connection.addCallbacks({
+      onEvent: this.#onEvent,
+      onAboveWriteBufferHighWatermark: () => {
+        // Replies are backing up: take no new requests until the client reads.
+        this.#connection.readDisable(true);
+        this.stats.downstream_flow_control_paused_reading_total.inc();
+      },
+      onBelowWriteBufferLowWatermark: () => {
+        this.#connection.readDisable(false);
+        this.stats.downstream_flow_control_resumed_reading_total.inc();
+      },
+    });
+  }
+
+  onNewConnection(): FilterStatus {
+    return FilterStatus.Continue;
+  }
+
+  onData(data: Buffer, endStream: boolean): FilterStatus {
+    if (this.#state !== 'open') return FilterStatus.StopIteration;
+    if (data.length > 0) {
+      const result = this.#decoder.feed(data, this.#onFrame);
+      if (!result.ok) {
+        this.stats.request_decoding_error.inc();
+        this.#connection.streamInfo.connectionTerminationDetails = `request decoding error: ${result.error}`;
+        this.#closeWhenAnswered();
+        return FilterStatus.StopIteration;
+      }
+    }
+    if (endStream) this.#closeWhenAnswered();
+    return FilterStatus.StopIteration;
+  }
+
+  #onFrame = (frame: Req): void => {
+    if (this.#state !== 'open') return;
+    const stats = this.stats;
+    switch (frame.type) {
+      case RpcMessageType.Heartbeat:
+        stats.request_event.inc();
+        this.#connection.write(this.protocol.heartbeatResponse(frame), false);
+        return;
+      case RpcMessageType.HeartbeatResponse:
+        return;
+      case RpcMessageType.Request:
+      case RpcMessageType.Oneway: {
+        const oneway = frame.type === RpcMessageType.Oneway;
+        stats.request.inc();
+        stats.request_decoding_success.inc();
+        if (oneway) stats.request_oneway.inc();
+        else {
+          stats.request_twoway.inc();
+          this.#owed++;
+        }
+        const conn = this.#connection;
+        const message = new ActiveMessage(this, frame, oneway, this.#config.createFilters(), conn.remoteAddress, conn.localAddress);
+        this.#active.add(message);
+        message.start();
+        return;
+      }
+      default:
+        // A client sending responses is speaking something else.
+        stats.request_decoding_error.inc();
+        this.#closeWhenAnswered();
+    }
+  };
+
+  writeDownstream(bytes: Buffer): void {
+    if (this.#state === 'closed') return;
+    this.#connection.write(bytes, false);
+  }
+
+  onMessageDone(message: ActiveMessage<Req>, info: StreamInfo): void {
+    this.#active.delete(message);
+    if (!message.oneway) this.#owed--;
+    for (const logger of this.#config.accessLoggers) logger.log(info);
+    if (this.#state === 'closing' && this.#owed === 0) this.#close(CloseType.FlushWrite);
+  }
+
+  /** Stop taking requests; close once every two-way request has its answer written. */
+  #closeWhenAnswered(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#connection.readDisable(true);
+    if (this.#owed === 0) this.#close(CloseType.FlushWrite);
+  }
+
+  #close(type: CloseType): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#connection.close(type);
+  }
+
+  #onEvent = (event: ConnectionEvent): void => {
+    if (event === ConnectionEvent.Connected) return;
+    const wasClosing = this.#state;
+    this.#state = 'closed';
+    const pending = [...this.#active].filter((m) => !m.done);
+    if (pending.length > 0) {
+      if (event === ConnectionEvent.RemoteClose && wasClosing !== 'closed') this.stats.cx_destroy_remote_with_active_rq.inc();
+      else this.stats.cx_destroy_local_with_active_rq.inc();
+    }
+    for (const m of pending) m.reset();
+    this.#active.clear();
+  };
+}
