@@ -27,13 +27,32 @@ export interface Cancellable {
   cancel(): void;
 }
 
+/** Per-host request counters shown by /clusters (Envoy's HostStats rq_*). */
+export interface HostRequestCounters {
+  rq_total: number;
+  rq_active: number;
+  rq_success: number;
+  rq_error: number;
+  rq_timeout: number;
+}
+
+export interface NewConnectionOptions {
+  /**
+   * Whether the connection is itself one request stream (tcp_proxy: yes, the default) or a
+   * carrier of requests the caller counts itself (RPC proxies: no).
+   */
+  readonly asStream?: boolean;
+}
+
 export interface TcpConnPool {
   readonly host: HostDescription;
+  /** The host's request counters on this worker. */
+  readonly hostStats: HostRequestCounters;
   /**
    * Starts a connection. Calls exactly one of the callbacks later (never synchronously),
    * unless cancelled first.
    */
-  newConnection(callbacks: TcpPoolCallbacks): Cancellable;
+  newConnection(callbacks: TcpPoolCallbacks, options?: NewConnectionOptions): Cancellable;
 }
 
 /** cluster.<name>.* handles, shared by every user of the cluster on this worker. */

@@ -252,6 +252,12 @@ test('EXCLUSIVE: an idle upstream connection is reused by the next request', asy
     try {
       for (let i = 0; i < 10; i++) assert.equal((await client.whoami()).res, 'p1');
       assert.equal(await courier.stat('cluster.c1.upstream_cx_total'), 1);
+      // Requests, not connections, are what upstream_rq_* and the host's rq_* count.
+      assert.equal(await courier.stat('cluster.c1.upstream_rq_total'), 10);
+      assert.equal(await courier.stat('cluster.c1.upstream_rq_active'), 0);
+      const clusters = (await courier.admin('/clusters')).body;
+      assert.match(clusters, new RegExp(`c1::127\\.0\\.0\\.1:${p1.port}::rq_total::10\n`));
+      assert.match(clusters, new RegExp(`c1::127\\.0\\.0\\.1:${p1.port}::rq_success::10\n`));
     } finally {
       client.close();
     }

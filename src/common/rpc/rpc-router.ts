@@ -4,7 +4,7 @@
  * response, or answer with the protocol's error on any failure.
  */
 import type { ThreadLocalClusterManager } from '../../api/cluster.js';
-import { LocalReplyKind, type RpcFrame, type RpcProtocol } from '../../api/rpc-protocol.js';
+import { LocalReplyKind, RpcResponseStatus, type RpcFrame, type RpcProtocol } from '../../api/rpc-protocol.js';
 import { ResponseFlag } from '../../api/stream-info.js';
 import { RpcFilterStatus, type RpcDecoderFilter, type RpcFilterCallbacks } from './rpc-filter.js';
 import type { RpcUpstreamPools } from './upstream-registry.js';
@@ -55,18 +55,36 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
     }
     info.upstreamHost = host.address;
     const pool = config.pools.poolFor(cluster);
+    const tcpPool = cluster.tcpConnPool(host);
     const timeoutMs = cb.oneway ? 0 : config.pools.options(cluster).requestTimeoutMs;
+    // cluster.<name>.upstream_rq_* and the host's rq_* count requests, not connections.
+    const hostStats = tcpPool.hostStats;
+    cluster.stats.upstream_rq_total.inc();
+    cluster.stats.upstream_rq_active.inc();
+    hostStats.rq_total++;
+    hostStats.rq_active++;
     let timer: NodeJS.Timeout | undefined;
-    const handle = pool.send(request, cb.oneway, cluster.tcpConnPool(host), {
+    let ended = false;
+    const end = (outcome: 'rq_success' | 'rq_error' | 'rq_timeout' | undefined): void => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      cluster.stats.upstream_rq_active.dec();
+      hostStats.rq_active--;
+      if (outcome) hostStats[outcome]++;
+    };
+    const handle = pool.send(request, cb.oneway, tcpPool, {
       onSent: () => {
-        if (cb.oneway) cb.complete();
+        if (!cb.oneway) return;
+        end('rq_success');
+        cb.complete();
       },
       onResponse: (response) => {
-        if (timer) clearTimeout(timer);
+        end(response.responseStatus === RpcResponseStatus.Error ? 'rq_error' : 'rq_success');
         cb.sendResponse(response);
       },
       onFailure: (kind, message) => {
-        if (timer) clearTimeout(timer);
+        end('rq_error');
         if (kind === LocalReplyKind.Overflow) info.responseFlags.add(ResponseFlag.UpstreamOverflow);
         else if (kind === LocalReplyKind.ConnectionFailure) info.responseFlags.add(ResponseFlag.UpstreamConnectionFailure);
         else info.responseFlags.add(ResponseFlag.UpstreamConnectionTermination);
@@ -75,6 +93,8 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
     });
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
+        timer = undefined;
+        end('rq_timeout');
         cluster.stats.upstream_rq_timeout.inc();
         info.responseFlags.add(ResponseFlag.UpstreamRequestTimeout);
         handle.cancel();
@@ -82,7 +102,7 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
       }, timeoutMs);
     }
     cb.onReset(() => {
-      if (timer) clearTimeout(timer);
+      end(undefined);
       handle.cancel();
     });
     return RpcFilterStatus.StopIteration;

@@ -51,7 +51,7 @@ export class RpcUpstreamConnection implements TcpPoolCallbacks {
     this.#onClosed = onClosed;
     this.#decoder = ctx.protocol.newResponseDecoder();
     this.#host = tcpPool.host.address;
-    tcpPool.newConnection(this);
+    tcpPool.newConnection(this, { asStream: false });
   }
 
   /** Requests waiting for a response (cancelled ones included: their answer is still owed). */

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import {
   PoolFailureReason,
   type Cancellable,
+  type NewConnectionOptions,
   type ClusterTrafficStats,
   type TcpConnPool,
   type TcpPoolCallbacks,
@@ -58,7 +59,8 @@ export class TcpConnPoolImpl implements TcpConnPool {
     this.hostStats = hostStats;
   }
 
-  newConnection(callbacks: TcpPoolCallbacks): Cancellable {
+  newConnection(callbacks: TcpPoolCallbacks, connectionOptions?: NewConnectionOptions): Cancellable {
+    const asStream = connectionOptions?.asStream ?? true;
     const stats = this.#cluster.stats;
     const resources = this.#cluster.resources;
     if (!resources.connections.canCreate()) {
@@ -133,10 +135,12 @@ export class TcpConnPoolImpl implements TcpConnPool {
       conn.setByteCounters(stats.upstream_cx_rx_bytes_total, stats.upstream_cx_tx_bytes_total);
       // Each handed-over connection is one "request" of the pool, as Envoy's TCP pool counts
       // streams; LEAST_REQUEST balances on it.
-      this.hostStats.rq_total++;
-      this.hostStats.rq_active++;
-      stats.upstream_rq_total.inc();
-      stats.upstream_rq_active.inc();
+      if (asStream) {
+        this.hostStats.rq_total++;
+        this.hostStats.rq_active++;
+        stats.upstream_rq_total.inc();
+        stats.upstream_rq_active.inc();
+      }
       conn.addCallbacks({
         onEvent: (event) => {
           if (event === ConnectionEvent.Connected) return;
@@ -144,8 +148,10 @@ export class TcpConnPoolImpl implements TcpConnPool {
           if (event === ConnectionEvent.LocalClose) stats.upstream_cx_destroy_local.inc();
           else stats.upstream_cx_destroy_remote.inc();
           stats.upstream_cx_length_ms.record(performance.now() - connectedAt);
-          this.hostStats.rq_active--;
-          stats.upstream_rq_active.dec();
+          if (asStream) {
+            this.hostStats.rq_active--;
+            stats.upstream_rq_active.dec();
+          }
           release();
         },
       });
