@@ -83,6 +83,14 @@ export interface ClusterTrafficStats {
   readonly upstream_rq_total: Counter;
   readonly upstream_rq_active: Gauge;
   readonly upstream_rq_timeout: Counter;
+  readonly upstream_rq_pending_overflow: Counter;
+}
+
+/** One circuit-breaker budget (e.g. max_requests) on this worker. */
+export interface ResourceBudget {
+  canCreate(): boolean;
+  inc(): void;
+  dec(): void;
 }
 
 export interface ThreadLocalCluster {
@@ -90,6 +98,8 @@ export interface ThreadLocalCluster {
   /** typed_extension_protocol_options as parsed by each filter, keyed by filter name. */
   readonly protocolOptions: Readonly<Record<string, unknown>>;
   readonly stats: ClusterTrafficStats;
+  /** circuit_breakers max_requests: requests in flight on this cluster (RPC and HTTP proxies). */
+  readonly requestBudget: ResourceBudget;
   /** Picks a host with the cluster's load balancer; undefined when none is healthy. */
   chooseHost(context: LoadBalancerContext | undefined): HostDescription | undefined;
   /** The pool for a host this cluster returned. */

@@ -103,7 +103,9 @@ test('weighted clusters split 2000 calls within 5% of the weights', async () => 
             routes:
             - match: { method: { name: { exact: whoami } } }
               route: { weighted_clusters: { clusters: [ { name: c1, weight: 30 }, { name: c2, weight: 70 } ] } }`;
-  await withCourier(dubboYaml({ clusters: { c1: [p1.port], c2: [p2.port] }, routeConfig, upstreamMode: 'MULTIPLEXED' }), async (_c, port) => {
+  // All 2000 are sent at once: above Envoy's default max_requests (1024) without this.
+  const clusterExtra = '    circuit_breakers: { thresholds: [ { max_requests: 4096 } ] }';
+  await withCourier(dubboYaml({ clusters: { c1: [p1.port], c2: [p2.port] }, routeConfig, upstreamMode: 'MULTIPLEXED', clusterExtra }), async (_c, port) => {
     const raw = await DubboRawClient.connect(port);
     try {
       const replies = await raw.pipeline(Array.from({ length: 2000 }, () => ({ service: DEMO, method: 'whoami' })), { timeoutMs: 20000 });
@@ -344,4 +346,39 @@ test('--concurrency 2: the real command proxies Dubbo across worker processes', 
     },
     2,
   );
+});
+
+test('circuit breaker max_requests: a request over the limit gets an 80 reply and upstream_rq_pending_overflow', async () => {
+  const yaml = dubboYaml({
+    clusters: { c1: [p1.port] },
+    routeConfig: allTo('c1'),
+    upstreamMode: 'MULTIPLEXED',
+    clusterExtra: '    circuit_breakers: { thresholds: [ { max_requests: 1 } ] }',
+  });
+  await withCourier(yaml, async (courier, port) => {
+    const raw = await DubboRawClient.connect(port);
+    try {
+      const slow = raw.request({ service: DEMO, method: 'sleep', args: [java.int(300)] });
+      await eventually(async () => (await courier.stat('cluster.c1.upstream_rq_active')) === 1, 'first in flight');
+      const over = await raw.request({ service: DEMO, method: 'whoami' });
+      assert.equal(over.status, ResponseStatus.SERVER_ERROR);
+      assert.match(over.errorMessage!, /too many requests/);
+      assert.equal((await slow).value, 300);
+      assert.equal(await courier.stat('cluster.c1.upstream_rq_pending_overflow'), 1);
+      // The budget is returned: the next request goes through.
+      assert.equal((await raw.request({ service: DEMO, method: 'whoami' })).value, 'p1');
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+test("a client's half-close: Courier answers what is in flight, then closes", async () => {
+  await withCourier(dubboYaml({ clusters: { c1: [p1.port] }, routeConfig: allTo('c1') }), async (_courier, port) => {
+    const raw = await DubboRawClient.connect(port);
+    const reply = raw.request({ service: DEMO, method: 'sleep', args: [java.int(100)] });
+    raw.socket.end(); // half-close: no more requests
+    assert.equal((await reply).value, 100);
+    await raw.closed();
+  });
 });

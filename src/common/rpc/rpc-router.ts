@@ -54,6 +54,14 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
       return RpcFilterStatus.StopIteration;
     }
     info.upstreamHost = host.address;
+    const budget = cluster.requestBudget;
+    if (!budget.canCreate()) {
+      cluster.stats.upstream_rq_pending_overflow.inc();
+      info.responseFlags.add(ResponseFlag.UpstreamOverflow);
+      cb.sendLocalReply(LocalReplyKind.Overflow, `${config.protocol.name} upstream request: too many requests`);
+      return RpcFilterStatus.StopIteration;
+    }
+    budget.inc();
     const pool = config.pools.poolFor(cluster);
     const tcpPool = cluster.tcpConnPool(host);
     const timeoutMs = cb.oneway ? 0 : config.pools.options(cluster).requestTimeoutMs;
@@ -68,6 +76,7 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
     const end = (outcome: 'rq_success' | 'rq_error' | 'rq_timeout' | undefined): void => {
       if (ended) return;
       ended = true;
+      budget.dec();
       if (timer) clearTimeout(timer);
       cluster.stats.upstream_rq_active.dec();
       hostStats.rq_active--;

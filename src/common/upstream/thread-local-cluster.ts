@@ -10,7 +10,7 @@ import type { ClusterConfig, ClusterMembership } from '../../config/server-confi
 import { createClusterTrafficStats } from './cluster-stats.js';
 import { newHostStats, type HostStats } from './host-stats.js';
 import { createLoadBalancer } from './load-balancer.js';
-import { ResourceManager } from './resource-manager.js';
+import { ResourceManager, type ResourceLimit } from './resource-manager.js';
 import { TcpConnPoolImpl } from './tcp-conn-pool.js';
 
 export class ThreadLocalClusterImpl implements ThreadLocalCluster {
@@ -44,6 +44,10 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     this.#lb = createLoadBalancer(this.hosts, config.lb, {
       activeRequests: (h) => this.#pools.get(h.address)?.hostStats.rq_active ?? 0,
     });
+  }
+
+  get requestBudget(): ResourceLimit {
+    return this.resources.requests;
   }
 
   get protocolOptions(): Readonly<Record<string, unknown>> {
