@@ -56,6 +56,41 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Per-descriptor facts computed once: a large xDS update decodes the same few message types
+ * thousands of times (a 10k-route RouteConfiguration), so names, rules and field maps are
+ * cached on the descriptor objects, which live as long as the registry.
+ */
+interface TypeFacts {
+  fullName: string;
+  byName: Map<string, protobuf.Field>;
+}
+const typeFacts = new WeakMap<protobuf.Type, TypeFacts>();
+function factsOf(type: protobuf.Type): TypeFacts {
+  let facts = typeFacts.get(type);
+  if (!facts) {
+    const byName = new Map<string, protobuf.Field>();
+    for (const f of type.fieldsArray) {
+      byName.set(f.name, f);
+      byName.set(jsonName(f.name), f);
+    }
+    facts = { fullName: type.fullName.replace(/^\./, ''), byName };
+    typeFacts.set(type, facts);
+  }
+  return facts;
+}
+
+const NO_RULES = new Map<string, unknown>();
+const fieldRules = new WeakMap<protobuf.Field, Map<string, unknown>>();
+function rulesOf(field: protobuf.Field): Map<string, unknown> | undefined {
+  let rules = fieldRules.get(field);
+  if (!rules) {
+    rules = validateRules(field.options as Record<string, unknown> | undefined) ?? NO_RULES;
+    fieldRules.set(field, rules);
+  }
+  return rules === NO_RULES ? undefined : rules;
+}
+
 /** Flattens `(validate.rules)` options of a field into "string.min_len" → value. */
 function validateRules(options: Record<string, unknown> | undefined): Map<string, unknown> | undefined {
   if (!options) return undefined;
@@ -95,16 +130,11 @@ export class ProtoJsonDecoder {
 
   /** Decodes a message of `type` from JSON; returns undefined (and records why) on error. */
   message(type: protobuf.Type, json: unknown, path: string): PlainObject | undefined {
-    const full = type.fullName.replace(/^\./, '');
+    const { fullName: full, byName } = factsOf(type);
     const wkt = this.wellKnown(full, json, path);
     if (wkt !== NOT_WKT) return wkt as PlainObject | undefined;
     if (!isObject(json)) return this.fail(path, `expected an object for ${full}, got ${describe(json)}`);
     const out: PlainObject = {};
-    const byName = new Map<string, protobuf.Field>();
-    for (const f of type.fieldsArray) {
-      byName.set(f.name, f);
-      byName.set(jsonName(f.name), f);
-    }
     const oneofSeen = new Map<string, string>();
     for (const [key, raw] of Object.entries(json)) {
       const childPath = fieldPath(path, key);
@@ -139,7 +169,7 @@ export class ProtoJsonDecoder {
     for (const f of type.fieldsArray) {
       // Rules on a oneof member apply only when that member is the one set.
       if (f.partOf) continue;
-      const rules = validateRules(f.options as Record<string, unknown> | undefined);
+      const rules = rulesOf(f);
       if (!rules) continue;
       const present = out[f.name] !== undefined;
       if (!present && (rules.get('message.required') === true || rules.get('duration.required') === true)) {
@@ -156,7 +186,7 @@ export class ProtoJsonDecoder {
   }
 
   private field(field: protobuf.Field, raw: unknown, path: string): Plain | undefined {
-    const rules = validateRules(field.options as Record<string, unknown> | undefined);
+    const rules = rulesOf(field);
     if (field.map) {
       if (!isObject(raw)) return this.fail(path, `expected an object (map), got ${describe(raw)}`);
       const out: PlainObject = {};
@@ -194,7 +224,7 @@ export class ProtoJsonDecoder {
     const rt = field.resolvedType;
     if (rt instanceof protobuf.Enum) return this.enumValue(rt, raw, path, rules);
     if (rt instanceof protobuf.Type) {
-      const full = rt.fullName.replace(/^\./, '');
+      const full = factsOf(rt).fullName;
       const wrapped = WRAPPERS[full];
       if (wrapped) {
         const v = this.scalar(wrapped, raw, path);

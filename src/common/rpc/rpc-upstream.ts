@@ -6,7 +6,7 @@ import type { ClusterTrafficStats, TcpConnPool } from '../../api/cluster.js';
 import type { LocalReplyKind, RpcFrame, RpcProtocol } from '../../api/rpc-protocol.js';
 
 export interface UpstreamCallbacks {
-  /** The request was written to an upstream connection to `host` ("ip:port"). */
+  /** A one-way request was written to an upstream connection to `host` ("ip:port"). */
   onSent?(host: string): void;
   /** The complete response, with the request's own id restored. Called at most once. */
   onResponse(response: RpcFrame): void;

@@ -89,8 +89,11 @@ export class RpcUpstreamConnection implements TcpPoolCallbacks {
       this.#inFlight.set(id, entry);
     }
     this.#connection!.write(frame.bytes, false);
-    const host = this.#host;
-    setImmediate(() => callbacks.onSent?.(host));
+    // Only a one-way request ends when written; a two-way one ends with its response.
+    if (!entry && callbacks.onSent) {
+      const host = this.#host;
+      setImmediate(() => callbacks.onSent!(host));
+    }
   }
 
   onPoolReady(connection: Connection, host: HostDescription): void {

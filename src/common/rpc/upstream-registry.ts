@@ -22,7 +22,10 @@ export class RpcUpstreamPools {
   readonly #protocol: RpcProtocol;
   readonly #options: (cluster: ThreadLocalCluster) => RpcUpstreamOptions;
   readonly #responseDecodingError: Counter;
-  readonly #pools = new Map<string, { key: string; pools: Map<string, RpcUpstreamPool> }>();
+  readonly #pools = new Map<
+    string,
+    { key: string; cluster: ThreadLocalCluster; perHost: Map<string, RpcUpstreamPool>; facade: RpcUpstreamPool }
+  >();
 
   constructor(protocol: RpcProtocol, options: (cluster: ThreadLocalCluster) => RpcUpstreamOptions, responseDecodingError: Counter) {
     this.#protocol = protocol;
@@ -34,22 +37,23 @@ export class RpcUpstreamPools {
     return this.#options(cluster);
   }
 
-  /** The pool serving `cluster` (per host pools are kept inside it by host address). */
+  /**
+   * The pool serving `cluster` (per host pools are kept inside it by host address). Built
+   * once per cluster object and upstream options, not per request.
+   */
   poolFor(cluster: ThreadLocalCluster): RpcUpstreamPool {
     const opts = this.#options(cluster);
     const key = `${opts.mode}/${opts.connectionsPerHost}`;
     let entry = this.#pools.get(cluster.name);
-    if (!entry || entry.key !== key) {
-      entry = { key, pools: new Map() };
-      this.#pools.set(cluster.name, entry);
-    }
-    const perHost = entry.pools;
+    if (entry && entry.key === key && entry.cluster === cluster) return entry.facade;
+    // A rebuilt cluster object (new membership) keeps the per-host pools of the same mode.
+    const perHost = entry && entry.key === key ? entry.perHost : new Map<string, RpcUpstreamPool>();
     const ctx = {
       protocol: this.#protocol,
       clusterStats: cluster.stats,
       onResponseDecodingError: () => this.#responseDecodingError.inc(),
     };
-    return {
+    const facade: RpcUpstreamPool = {
       send: (request, oneway, tcpPool, callbacks) => {
         let pool = perHost.get(tcpPool.host.address);
         if (!pool) {
@@ -59,5 +63,8 @@ export class RpcUpstreamPools {
         return pool.send(request, oneway, tcpPool, callbacks);
       },
     };
+    entry = { key, cluster, perHost, facade };
+    this.#pools.set(cluster.name, entry);
+    return facade;
   }
 }
