@@ -10,6 +10,7 @@ import { Server, type ServerOptions } from './server/server.js';
 import { VERSION } from './version.js';
 
 const HELP = `USAGE: courier [options]
+       courier xds-server --dir DIR --port N [--host ADDR]   (an xDS management server; --help)
 
   -c, --config-path FILE     Envoy v3 bootstrap (YAML or JSON)
       --config-yaml YAML     bootstrap given inline (used when no --config-path)
@@ -97,6 +98,10 @@ function parseArgs(argv: string[]): Cli | 'help' | 'version' {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'xds-server') {
+    const { xdsServerMain } = await import('./xds/server/cli.js');
+    return xdsServerMain(argv.slice(1));
+  }
   let cli: Cli | 'help' | 'version';
   try {
     cli = parseArgs(argv);

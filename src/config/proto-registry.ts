@@ -38,7 +38,8 @@ function courierProtoDir(): string {
   return path.join(dir, 'proto');
 }
 
-function includeDirs(): string[] {
+/** Directories the vendored .proto files are resolved against (Courier's own, envoy-api, xds, googleapis, protoc-gen-validate, protobufjs). */
+export function includeDirs(): string[] {
   const pkgMain = require.resolve('@grpc/grpc-js-xds');
   let dir = path.dirname(pkgMain);
   while (!existsSync(path.join(dir, 'deps')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
