@@ -63,6 +63,13 @@ export interface StreamInfo {
   /** HTTP fields for later flows; absent for TCP. */
   protocol?: string;
   responseCode?: number;
+  /**
+   * HTTP only: a request header by lower-case name (":method", ":path", ":authority" too),
+   * several values joined with ","; read by %REQ(X)%.
+   */
+  requestHeader?(name: string): string | undefined;
+  /** HTTP only: a response header by lower-case name; read by %RESP(X)%. */
+  responseHeader?(name: string): string | undefined;
 }
 
 export function newStreamInfo(downstreamRemote: string, downstreamLocal: string): StreamInfo {

@@ -13,6 +13,7 @@ const examples = readdirSync(path.join(REPO_ROOT, 'examples')).filter((f) => f.e
 test('there is one example per implemented flow', () => {
   assert.ok(examples.includes('tcp-proxy.yaml'));
   assert.ok(examples.includes('dubbo-proxy.yaml'));
+  assert.ok(examples.includes('http-proxy.yaml'));
 });
 
 for (const file of examples) {

@@ -350,9 +350,10 @@ test('the reference bootstrap is refused naming the features Courier lacks yet, 
   const byPath = new Map(err.problems.map((p) => [p.path, p]));
   // The Dubbo listener (static multiple_route_config) is supported and not blamed.
   assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.listeners[1]')), err.message);
-  const hcm = byPath.get('static_resources.listeners[2].filter_chains[0].filters[0].typed_config.@type');
+  // The HCM itself is supported now; what it lacks is RDS, refused by name.
+  const hcm = byPath.get('static_resources.listeners[2].filter_chains[0].filters[0].typed_config.rds');
   assert.ok(hcm, err.message);
-  assert.match(hcm.message, /HttpConnectionManager is not supported by Courier/);
+  assert.match(hcm.message, /rds is not supported by Courier yet/);
   const eds = byPath.get('static_resources.clusters[2].type');
   assert.ok(eds, err.message);
   assert.match(eds.message, /cluster type EDS is not supported/);

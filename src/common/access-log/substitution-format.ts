@@ -177,17 +177,28 @@ function responseFlags(info: StreamInfo, long: boolean): string {
   return out === '' ? UNSPECIFIED_VALUE : out;
 }
 
-/** REQ/RESP/TRAILER: `HEADER` or `HEADER?ALTERNATIVE`. No HTTP yet, so the value is absent. */
-const HEADER_SPEC: OperatorSpec = {
-  params: 'required',
-  length: true,
-  build: (param, token) => {
-    const names = (param ?? '').split('?');
-    if (names.length > 2) throw `${token}: more than one alternative header (one '?' at most)`;
-    if (names[0] === '') throw `${token}: empty header name`;
-    return absent;
-  },
-};
+/**
+ * REQ/RESP/TRAILER: `HEADER` or `HEADER?ALTERNATIVE`. Request and response headers are read
+ * through the StreamInfo's getters, which only HTTP streams have (TCP logs "-"); trailers are
+ * not recorded yet, so TRAILER is always absent.
+ */
+function headerSpec(source: 'request' | 'response' | 'trailer'): OperatorSpec {
+  return {
+    params: 'required',
+    length: true,
+    build: (param, token) => {
+      const names = (param ?? '').split('?');
+      if (names.length > 2) throw `${token}: more than one alternative header (one '?' at most)`;
+      if (names[0] === '') throw `${token}: empty header name`;
+      if (source === 'trailer') return absent;
+      const main = names[0]!.toLowerCase();
+      const alt = names[1]?.toLowerCase();
+      const read = (info: StreamInfo, name: string): string | undefined =>
+        source === 'request' ? info.requestHeader?.(name) : info.responseHeader?.(name);
+      return (info) => read(info, main) ?? (alt !== undefined ? read(info, alt) : undefined);
+    },
+  };
+}
 
 const DEFAULT_HOSTNAME = ((): string | undefined => {
   try {
@@ -234,12 +245,12 @@ const OPERATORS: ReadonlyMap<string, OperatorSpec> = new Map<string, OperatorSpe
     build: () => (info) => (info as { upstreamTransportFailureReason?: string }).upstreamTransportFailureReason || undefined,
   },
   HOSTNAME: { params: 'none', build: () => () => DEFAULT_HOSTNAME },
-  REQ: HEADER_SPEC,
-  REQUEST_HEADER: HEADER_SPEC,
-  RESP: HEADER_SPEC,
-  RESPONSE_HEADER: HEADER_SPEC,
-  TRAILER: HEADER_SPEC,
-  RESPONSE_TRAILER: HEADER_SPEC,
+  REQ: headerSpec('request'),
+  REQUEST_HEADER: headerSpec('request'),
+  RESP: headerSpec('response'),
+  RESPONSE_HEADER: headerSpec('response'),
+  TRAILER: headerSpec('trailer'),
+  RESPONSE_TRAILER: headerSpec('trailer'),
   // Envoy operators for data Courier does not have on a plain TCP connection: Envoy prints
   // "-" for these on TCP too, so configs written for Envoy keep working.
   REQUEST_DURATION: ABSENT_SPEC,

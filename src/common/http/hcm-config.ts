@@ -1,0 +1,71 @@
+/**
+ * The HTTP connection manager's internal config (plain data, main → workers) and its stats
+ * (http.<stat_prefix>.*, Envoy's names). Parsing lives in the extension's config factory.
+ */
+import type { Counter, Gauge, Histogram, StatsScope } from '../../api/stats.js';
+import type { AccessLogConfig } from '../access-log/access-log-config.js';
+import type { RouteConfig } from '../router/route-config.js';
+import type { StatusClass } from './http-status.js';
+
+export interface HcmConfig {
+  statPrefix: string;
+  /** The static route_config (inline only for now). */
+  routeConfig: RouteConfig;
+  accessLogs: AccessLogConfig[];
+}
+
+export interface HcmStats {
+  readonly downstream_cx_total: Counter;
+  readonly downstream_cx_active: Gauge;
+  readonly downstream_cx_http1_total: Counter;
+  readonly downstream_cx_http1_active: Gauge;
+  readonly downstream_cx_protocol_error: Counter;
+  readonly downstream_cx_destroy: Counter;
+  readonly downstream_cx_rx_bytes_total: Counter;
+  readonly downstream_cx_tx_bytes_total: Counter;
+  readonly downstream_rq_total: Counter;
+  readonly downstream_rq_http1_total: Counter;
+  readonly downstream_rq_active: Gauge;
+  readonly downstream_rq_completed: Counter;
+  readonly downstream_rq_time: Histogram;
+  readonly downstream_rq_timeout: Counter;
+  readonly no_route: Counter;
+  readonly no_cluster: Counter;
+  readonly rq_direct_response: Counter;
+  readonly rq_redirect: Counter;
+  readonly rq_total: Counter;
+  /** downstream_rq_1xx … 5xx by class. */
+  readonly byClass: Readonly<Record<StatusClass, Counter>>;
+}
+
+export function createHcmStats(scope: StatsScope): HcmStats {
+  const c = (n: string): Counter => scope.counter(n);
+  return {
+    downstream_cx_total: c('downstream_cx_total'),
+    downstream_cx_active: scope.gauge('downstream_cx_active'),
+    downstream_cx_http1_total: c('downstream_cx_http1_total'),
+    downstream_cx_http1_active: scope.gauge('downstream_cx_http1_active'),
+    downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
+    downstream_cx_destroy: c('downstream_cx_destroy'),
+    downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
+    downstream_cx_tx_bytes_total: c('downstream_cx_tx_bytes_total'),
+    downstream_rq_total: c('downstream_rq_total'),
+    downstream_rq_http1_total: c('downstream_rq_http1_total'),
+    downstream_rq_active: scope.gauge('downstream_rq_active'),
+    downstream_rq_completed: c('downstream_rq_completed'),
+    downstream_rq_time: scope.histogram('downstream_rq_time', 'milliseconds'),
+    downstream_rq_timeout: c('downstream_rq_timeout'),
+    no_route: c('no_route'),
+    no_cluster: c('no_cluster'),
+    rq_direct_response: c('rq_direct_response'),
+    rq_redirect: c('rq_redirect'),
+    rq_total: c('rq_total'),
+    byClass: {
+      '1xx': c('downstream_rq_1xx'),
+      '2xx': c('downstream_rq_2xx'),
+      '3xx': c('downstream_rq_3xx'),
+      '4xx': c('downstream_rq_4xx'),
+      '5xx': c('downstream_rq_5xx'),
+    },
+  };
+}
