@@ -87,7 +87,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
     switch (frame.type) {
       case RpcMessageType.Heartbeat:
         stats.request_event.inc();
-        this.#connection.write(this.protocol.heartbeatResponse(frame), false);
+        this.#connection.writeCoalesced(this.protocol.heartbeatResponse(frame));
         return;
       case RpcMessageType.HeartbeatResponse:
         return;
@@ -116,7 +116,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
 
   writeDownstream(bytes: Buffer): void {
     if (this.#state === 'closed') return;
-    this.#connection.write(bytes, false);
+    this.#connection.writeCoalesced(bytes);
   }
 
   onMessageDone(message: ActiveMessage<Req>, info: StreamInfo): void {

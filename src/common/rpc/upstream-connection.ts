@@ -88,7 +88,7 @@ export class RpcUpstreamConnection implements TcpPoolCallbacks {
       }
       this.#inFlight.set(id, entry);
     }
-    this.#connection!.write(frame.bytes, false);
+    this.#connection!.writeCoalesced(frame.bytes);
     // Only a one-way request ends when written; a two-way one ends with its response.
     if (!entry && callbacks.onSent) {
       const host = this.#host;
@@ -141,7 +141,7 @@ export class RpcUpstreamConnection implements TcpPoolCallbacks {
     if (this.state === 'closed') return;
     switch (frame.type) {
       case RpcMessageType.Heartbeat:
-        this.#connection?.write(this.#ctx.protocol.heartbeatResponse(frame), false);
+        this.#connection?.writeCoalesced(this.#ctx.protocol.heartbeatResponse(frame));
         return;
       case RpcMessageType.HeartbeatResponse:
         return;
