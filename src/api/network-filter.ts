@@ -11,6 +11,12 @@ import type { StatsScope } from './stats.js';
 import type { ThreadLocalClusterManager } from './cluster.js';
 import type { AccessLogger } from './access-logger.js';
 
+/**
+ * A compiled route table as the API sees it: opaque here (src/api does not import the router);
+ * the HTTP connection manager knows it is a src/common/router/route-table.ts RouteTable.
+ */
+export type RouteTableLike = object;
+
 export const FilterStatus = {
   /** Pass the data (or event) on to the next filter. */
   Continue: 'continue',
@@ -57,11 +63,25 @@ export interface MainConfigContext {
   readonly clusterNames: ReadonlySet<string>;
   /** Parses an access_log list entry into plain data, reporting problems. */
   parseAccessLog(proto: Record<string, unknown>, problems: ProblemSink): unknown;
+  /**
+   * Registers a dynamic route config need (an HCM's `rds`): parses `configSource` (a checked
+   * envoy.config.core.v3.ConfigSource) and returns the provider key the worker reads its
+   * routes under, or undefined after reporting problems. Equal (config source, name) pairs
+   * get the same key, so they share one provider and one subscription on main.
+   * `statPrefix` scopes the provider's stats (`http.<statPrefix>.rds.<name>.`); the first
+   * registration of a key wins, as in Envoy.
+   */
+  registerRds(configSource: Record<string, unknown>, routeConfigName: string, statPrefix: string, problems: ProblemSink): string | undefined;
 }
 
 /** What a filter factory gets on a worker. */
 export interface WorkerFilterContext {
   readonly clusterManager: ThreadLocalClusterManager;
+  /**
+   * The worker's dynamic route tables (RDS), by provider key. `get` is cheap (a map read) and
+   * always returns a table: an empty one until the key's first update arrives.
+   */
+  readonly routeTables: { get(key: string): RouteTableLike };
   readonly stats: StatsScope;
   createAccessLogger(config: unknown): AccessLogger;
 }

@@ -13,9 +13,18 @@ import { parseCluster } from './cluster-config.js';
 import { parseListener } from './listener-config.js';
 import { parseAccessLog } from './access-log-config.js';
 import { durationMs, list, obj, rejectUnsupported, str } from './plain-reader.js';
-import type { ClusterConfig, ListenerConfig, ServerConfig } from './server-config.js';
+import type { ClusterConfig, ListenerConfig, RdsProviderConfig, ServerConfig } from './server-config.js';
+import { configSourceKey, parseApiConfigSource, parseConfigSource } from '../xds/config-source.js';
+import { stableHash } from '../xds/stable-hash.js';
 
-const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval'];
+const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources'];
+/** dynamic_resources fields refused by name until Courier has LDS/CDS. */
+const DYNAMIC_NOT_YET: Record<string, string> = {
+  lds_config: 'dynamic_resources.lds_config (LDS) is not supported by Courier yet; use static_resources.listeners',
+  cds_config: 'dynamic_resources.cds_config (CDS) is not supported by Courier yet; use static_resources.clusters',
+  lds_resources_locator: 'lds_resources_locator is not supported by Courier yet',
+  cds_resources_locator: 'cds_resources_locator is not supported by Courier yet',
+};
 
 export interface LoadedBootstrap {
   config: ServerConfig;
@@ -64,7 +73,29 @@ export function translateBootstrap(
     clusters.push(parsed);
   });
 
-  const ctx: MainConfigContext = { clusterNames, parseAccessLog };
+  // dynamic_resources before the listeners: an HCM's `rds { config_source: { ads: {} } }`
+  // needs to know whether ads_config exists.
+  let ads: ServerConfig['ads'];
+  const dr = obj(b['dynamic_resources']);
+  if (dr) {
+    const dp = problems.at('dynamic_resources');
+    for (const [field, message] of Object.entries(DYNAMIC_NOT_YET)) if (dr[field] !== undefined) dp.add(field, message);
+    rejectUnsupported(dr, ['ads_config', ...Object.keys(DYNAMIC_NOT_YET)], 'DynamicResources', dp);
+    const adsConfig = obj(dr['ads_config']);
+    if (adsConfig) ads = parseApiConfigSource(adsConfig, dp.at('ads_config'), { clusters }, true);
+  }
+  const sourceContext = { clusters, adsConfigured: ads !== undefined || (dr !== undefined && obj(dr['ads_config']) !== undefined) };
+
+  // One provider per (config source, route_config_name): HCMs naming the same pair share it.
+  const rds = new Map<string, RdsProviderConfig>();
+  const registerRds: MainConfigContext['registerRds'] = (cs, routeConfigName, statPrefix, p) => {
+    const source = parseConfigSource(cs, p, sourceContext);
+    if (!source) return undefined;
+    const key = `${routeConfigName}@${stableHash(configSourceKey(source))}`;
+    if (!rds.has(key)) rds.set(key, { key, routeConfigName, source, statPrefix });
+    return key;
+  };
+  const ctx: MainConfigContext = { clusterNames, parseAccessLog, registerRds };
   const listeners: ListenerConfig[] = [];
   const listenerNames = new Set<string>();
   const listenerAddresses = new Set<string>();
@@ -94,5 +125,7 @@ export function translateBootstrap(
     listeners,
     clusters,
     statsFlushIntervalMs: durationMs(b, 'stats_flush_interval', 5000),
+    ads,
+    rds: [...rds.values()],
   };
 }

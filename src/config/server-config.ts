@@ -4,6 +4,7 @@
  * class instance may appear in it.
  */
 import type { LbPolicyConfig } from '../api/load-balancer.js';
+import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -77,12 +78,29 @@ export interface NodeConfig {
   cluster: string;
 }
 
+/**
+ * One RDS route config provider main must run: every HCM `rds` with the same (config source,
+ * route_config_name) shares it (its `key`). Main only; workers see the routes through the
+ * `routes` slot.
+ */
+export interface RdsProviderConfig {
+  key: string;
+  routeConfigName: string;
+  source: XdsConfigSource;
+  /** The stat_prefix of the first HCM naming it: stats go to `http.<statPrefix>.rds.<name>.`. */
+  statPrefix: string;
+}
+
 export interface ServerConfig {
   node: NodeConfig;
   admin: AdminConfig | undefined;
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
   statsFlushIntervalMs: number;
+  /** dynamic_resources.ads_config: the ADS management server, if any. */
+  ads: XdsGrpcServer | undefined;
+  /** RDS providers the listeners need, one per distinct key. */
+  rds: RdsProviderConfig[];
 }
 
 /** One cluster's resolved hosts, as posted to workers (STRICT_DNS re-posts on change). */

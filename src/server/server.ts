@@ -18,6 +18,8 @@ import type { AdminContext, ServerState } from './admin/admin-context.js';
 import { AdminServer } from './admin/admin-server.js';
 import { ClusterMembershipManager } from './cluster-membership.js';
 import { WorkerPool } from './worker-pool.js';
+import { RouteConfigProviderManager } from './route-config-provider-manager.js';
+import { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
 
 export interface ServerOptions {
   /** Bootstrap file (YAML or JSON) ... */
@@ -42,6 +44,9 @@ export class Server {
   readonly workers: WorkerPool;
   readonly #opts: ServerOptions;
   readonly #membership: ClusterMembershipManager;
+  /** The one xDS subscription factory (node identity from the bootstrap; the ADS stream). */
+  readonly #xds: XdsSubscriptionFactory;
+  readonly #routeProviders: RouteConfigProviderManager;
   readonly #startedAt = Date.now();
   #admin: AdminServer | undefined;
   #adminPort: number | undefined;
@@ -66,6 +71,20 @@ export class Server {
     });
     this.workers.on('worker-restart', () => this.stats.counter('server.worker_restarts').inc());
     this.#membership = new ClusterMembershipManager(this.stats, (all) => this.workers.publish('membership', all));
+    const config = bootstrap.config;
+    this.#xds = new XdsSubscriptionFactory({
+      node: { id: config.node.id, cluster: config.node.cluster },
+      rootStats: this.stats,
+      ads: config.ads,
+      log: this.log,
+    });
+    this.#routeProviders = new RouteConfigProviderManager({
+      factory: this.#xds,
+      stats: this.stats,
+      clusterNames: new Set(config.clusters.map((c) => c.name)),
+      publish: (routes) => this.workers.publish('routes', routes),
+      log: (level, msg) => this.log.log(level, msg),
+    });
   }
 
   /** Loads and checks the config; throws ConfigError naming every problem. */
@@ -104,12 +123,19 @@ export class Server {
     this.workers.start();
     await this.#membership.start(config.clusters);
     this.workers.publish('clusters', config.clusters);
+    // RDS before listeners, as Envoy's listener warming: hold the listeners until each route
+    // config's first update or its initial_fetch_timeout, never longer. A control plane that
+    // is down or refuses does not stop startup; such an HCM answers 404 NR until routes come.
+    this.workers.publish('routes', {});
+    this.#routeProviders.start(config.rds);
+    await this.#routeProviders.initialFetchDone();
     const version = this.workers.publish('listeners', config.listeners);
     await this.workers.waitApplied('listeners', version);
     if (this.workers.listenErrors.length > 0) {
       const errors = [...this.workers.listenErrors];
       await this.workers.shutdown(0);
       this.#membership.stop();
+      this.#stopXds();
       throw new Error(`cannot bind listeners: ${[...new Set(errors)].join('; ')}`);
     }
     if (config.admin) {
@@ -123,6 +149,11 @@ export class Server {
         `${this.#opts.inProcess ? 'in-process worker' : `${this.#opts.concurrency} worker(s)`}` +
         `${this.#adminPort !== undefined ? `, admin on ${config.admin!.address.host}:${this.#adminPort}` : ''}`,
     );
+  }
+
+  #stopXds(): void {
+    this.#routeProviders.stop();
+    this.#xds.shutdown();
   }
 
   #setState(state: ServerState): void {
@@ -166,6 +197,7 @@ export class Server {
       },
       listenerBindings: () => [...this.workers.bindings.values()],
       membership: (c: ClusterConfig) => this.#membership.get(c.name),
+      dynamicRouteConfigs: () => this.#routeProviders.dynamicRouteConfigs(),
       drainListeners: (graceful) => {
         const stop = (): void => this.workers.broadcast({ t: 'stop_listeners' });
         this.#setState('DRAINING');
@@ -185,6 +217,7 @@ export class Server {
       this.log.info(`draining (up to ${this.#opts.drainTimeS}s)`);
       this.#setState('DRAINING');
       if (this.#flushTimer) clearInterval(this.#flushTimer);
+      this.#stopXds();
       await this.workers.shutdown(this.#opts.drainTimeS * 1000);
       this.#membership.stop();
       await this.#admin?.close();

@@ -6,11 +6,26 @@
 import type { StatsSnapshot } from '../api/stats.js';
 import type { ClusterConfig, ClusterMembership, ListenerConfig } from '../config/server-config.js';
 import type { HostStats } from '../common/upstream/host-stats.js';
+import type { RouteConfig } from '../common/router/route-config.js';
+
+/** One accepted dynamic route config, as main posts it to workers. */
+export interface RoutesSlotEntry {
+  /** The accepted response's version_info. */
+  version: string;
+  /** Stable hash of the resource: a worker rebuilds a table only when it changes. */
+  hash: string;
+  config: RouteConfig;
+}
 
 export interface SlotValues {
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
   membership: ClusterMembership[];
+  /**
+   * RDS route configs by provider key (RdsProviderConfig.key). Immutable: every update posts
+   * a whole new map. A key absent here has had no accepted update yet.
+   */
+  routes: Record<string, RoutesSlotEntry>;
 }
 export type SlotName = keyof SlotValues;
 

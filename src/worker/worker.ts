@@ -1,6 +1,6 @@
 /**
  * A worker: owns listeners, connections, upstream pools and its own stats store. It knows
- * the world only through slots posted by main (listeners, clusters, membership) and
+ * the world only through slots posted by main (listeners, clusters, membership, routes) and
  * answers main's requests (stats, stop, shutdown). Runs in a cluster worker process, or
  * beside main in single-process mode; the code is the same.
  */
@@ -13,6 +13,7 @@ import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-c
 import type { ListenerConfig } from '../config/server-config.js';
 import type { Channel, MainToWorker, WorkerToMain } from '../server/worker-protocol.js';
 import { ActiveTcpListener } from './active-tcp-listener.js';
+import { WorkerRouteTables } from './route-tables.js';
 
 type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -23,6 +24,8 @@ export class Worker {
   readonly #onStopped: () => void;
   #workerId = 0;
   #clusterManager: ThreadLocalClusterManagerImpl | undefined;
+  /** RDS tables, shared by every HCM on this worker (read per request by provider key). */
+  readonly #routeTables = new WorkerRouteTables();
   #listeners = new Map<string, { json: string; listener: ActiveTcpListener }>();
   /** Listeners replaced or removed that still have connections. */
   #retired = new Set<ActiveTcpListener>();
@@ -74,6 +77,9 @@ export class Worker {
       case 'membership':
         cm.setMembership(m.value);
         break;
+      case 'routes':
+        this.#routeTables.apply(m.value);
+        break;
       case 'listeners':
         if (this.#state === 'running') await this.#setListeners(m.value);
         break;
@@ -115,6 +121,7 @@ export class Worker {
   #buildFactories(config: ListenerConfig): NetworkFilterFactoryCb[] {
     const ctx: WorkerFilterContext = {
       clusterManager: this.#clusterManager!,
+      routeTables: this.#routeTables,
       stats: this.stats,
       createAccessLogger: (cfg) => {
         const logger = createAccessLogger(cfg as AccessLogConfig);

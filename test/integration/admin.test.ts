@@ -175,13 +175,18 @@ test('GET /listeners shows the port bound for a port-0 listener', async () => {
   });
 });
 
-test('GET /config_dump: the bootstrap, static clusters and static listeners', async () => {
+test('GET /config_dump: the bootstrap, static clusters, static listeners and (empty) routes', async () => {
   await withCourier(0, async (courier, { upstream }) => {
     const { status, body } = await courier.admin('/config_dump');
     assert.equal(status, 200);
     const dump = JSON.parse(body) as { configs: Array<Record<string, unknown> & { '@type': string }> };
     const byType = new Map(dump.configs.map((c) => [c['@type'].split('.').pop(), c]));
-    assert.deepEqual([...byType.keys()], ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump']);
+    assert.deepEqual([...byType.keys()], ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump', 'RoutesConfigDump']);
+    assert.deepEqual(byType.get('RoutesConfigDump'), {
+      '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      static_route_configs: [],
+      dynamic_route_configs: [],
+    });
     const bootstrap = byType.get('BootstrapConfigDump')!['bootstrap'] as { static_resources: { clusters: Array<{ name: string }> } };
     assert.equal(bootstrap.static_resources.clusters[0]!.name, 'backend');
     const clusters = byType.get('ClustersConfigDump')!['static_clusters'] as Array<{ cluster: { name: string; load_assignment: unknown }; last_updated: string }>;

@@ -424,13 +424,13 @@ test('Connection: close closes after the response; HTTP/1.0 → 426 and no Host 
   assert.ok(noHost.closed);
 });
 
-test('config: rds, other http filters and unknown fields are refused by name', async () => {
+test('config: rds over ADS without ads_config, other http filters and unknown fields are refused by name', async () => {
   const { spawnSync } = await import('node:child_process');
   const { COURIER_BIN } = await import('../support/courier-harness.js');
   const dir = tmpDir();
   const base = readFileSync(path.join(path.dirname(COURIER_BIN), '..', 'examples', 'http-proxy.yaml'), 'utf8');
   const cases: Array<[string, RegExp]> = [
-    [base.slice(0, base.indexOf('          route_config:')) + '          rds: { route_config_name: r, config_source: { ads: {} } }\n' + base.slice(base.indexOf('          http_filters:')), /rds is not supported by Courier yet/],
+    [base.slice(0, base.indexOf('          route_config:')) + '          rds: { route_config_name: r, config_source: { ads: {} } }\n' + base.slice(base.indexOf('          http_filters:')), /ads: \{\} needs dynamic_resources\.ads_config/],
     [base.replace('- name: envoy.filters.http.router', '- name: envoy.filters.http.cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n          - name: envoy.filters.http.router'), /envoy.filters.http.cors/],
     [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          use_remote_address: true'), /use_remote_address/],
     [base.replace('route: { cluster: web_backend }', 'route: { cluster: nowhere }'), /unknown cluster 'nowhere'/],

@@ -344,28 +344,28 @@ test('wrapper fields take plain numbers', () => {
   assert.match(p.message, /expected an integer/);
 });
 
-test('the reference bootstrap is refused naming the features Courier lacks yet, not crashing', () => {
+test('the reference bootstrap is refused only for the features Courier lacks yet (EDS, LDS/CDS, HTTP protocol options)', () => {
   const text = readFileSync(REFERENCE_BOOTSTRAP, 'utf8');
   const err = configError(text);
   const byPath = new Map(err.problems.map((p) => [p.path, p]));
   // The Dubbo listener (static multiple_route_config) is supported and not blamed.
   assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.listeners[1]')), err.message);
-  // The HCM itself is supported now; what it lacks is RDS, refused by name.
-  const hcm = byPath.get('static_resources.listeners[2].filter_chains[0].filters[0].typed_config.rds');
-  assert.ok(hcm, err.message);
-  assert.match(hcm.message, /rds is not supported by Courier yet/);
+  // The HCM with rds over a watched file is supported now: not blamed.
+  assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.listeners[2]')), err.message);
   const eds = byPath.get('static_resources.clusters[2].type');
   assert.ok(eds, err.message);
   assert.match(eds.message, /cluster type EDS is not supported/);
   assert.equal(eds.line, lineOf(text, 'type: EDS'));
-  // ADS lives in dynamic_resources (ads_config, cds_config.ads), refused as a whole.
-  const dynamic = byPath.get('dynamic_resources');
-  assert.ok(dynamic, err.message);
-  assert.match(dynamic.message, /dynamic_resources is not supported by Courier yet/);
-  assert.equal(dynamic.line, lineOf(text, 'dynamic_resources:'));
-  // The parts Courier does support (the TCP listener, STATIC/STRICT_DNS clusters) are not blamed.
-  assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.listeners[0]')), err.message);
-  assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.clusters[0]') || p.path.startsWith('static_resources.clusters[1]')), err.message);
+  // ads_config is accepted; LDS and CDS are refused by name.
+  assert.ok(!byPath.has('dynamic_resources') && !byPath.has('dynamic_resources.ads_config'), err.message);
+  assert.match(byPath.get('dynamic_resources.lds_config')?.message ?? '', /lds_config \(LDS\) is not supported by Courier yet/);
+  assert.match(byPath.get('dynamic_resources.cds_config')?.message ?? '', /cds_config \(CDS\) is not supported by Courier yet/);
+  const allowed = [
+    /^static_resources\.clusters\[2\]\./,
+    /^static_resources\.clusters\[3\]\.typed_extension_protocol_options/,
+    /^dynamic_resources\.(lds|cds)_config$/,
+  ];
+  for (const p of err.problems) assert.ok(allowed.some((re) => re.test(p.path)), `unexpected problem: ${p.path}: ${p.message}`);
   for (const p of err.problems) assert.ok(p.line, `${p.path} has a line`);
 });
 

@@ -7,10 +7,17 @@ import type { AccessLogConfig } from '../access-log/access-log-config.js';
 import type { RouteConfig } from '../router/route-config.js';
 import type { StatusClass } from './http-status.js';
 
+/**
+ * Where an HCM's routes come from: a static inline route_config, compiled once per worker
+ * snapshot, or an RDS provider on main, read from the worker's `routes` slot under `key`.
+ */
+export type HcmRoutesConfig =
+  | { kind: 'static'; config: RouteConfig }
+  | { kind: 'rds'; key: string; name: string };
+
 export interface HcmConfig {
   statPrefix: string;
-  /** The static route_config (inline only for now). */
-  routeConfig: RouteConfig;
+  routes: HcmRoutesConfig;
   accessLogs: AccessLogConfig[];
 }
 

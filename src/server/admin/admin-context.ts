@@ -21,6 +21,8 @@ export interface AdminContext {
   resetCounters(): void;
   listenerBindings(): ListenerBinding[];
   membership(cluster: ClusterConfig): ClusterMembership | undefined;
+  /** Accepted RDS route configs (a rejected one never appears). */
+  dynamicRouteConfigs(): Array<{ name: string; versionInfo: string; resource: Readonly<Record<string, unknown>>; lastUpdatedMs: number }>;
   /** POST /drain_listeners: stop accepting (graceful: after the drain period). */
   drainListeners(graceful: boolean): void;
   /** POST /quitquitquit. */

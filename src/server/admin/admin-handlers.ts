@@ -51,6 +51,23 @@ async function statsResponse(query: URLSearchParams, ctx: AdminContext, format: 
   return text(body);
 }
 
+/** The inline route_configs of the bootstrap's HTTP connection managers (as given). */
+function staticRouteConfigs(listeners: unknown[]): unknown[] {
+  const out: unknown[] = [];
+  for (const l of listeners) {
+    for (const chain of ((l as Record<string, unknown>)['filter_chains'] as unknown[] | undefined) ?? []) {
+      for (const f of ((chain as Record<string, unknown>)['filters'] as unknown[] | undefined) ?? []) {
+        const tc = (f as Record<string, unknown>)['typed_config'] as Record<string, unknown> | undefined;
+        const type = String(tc?.['@type'] ?? '');
+        if (type.endsWith('.HttpConnectionManager') && tc?.['route_config']) {
+          out.push({ '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...(tc['route_config'] as object) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 const HOST_COUNTERS: ReadonlyArray<keyof HostStats> = [
   'cx_active', 'cx_connect_fail', 'cx_total', 'rq_active', 'rq_error', 'rq_success', 'rq_timeout', 'rq_total',
 ];
@@ -206,6 +223,17 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
             '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
             version_info: '',
             static_listeners: (sr['listeners'] ?? []).map((listener) => ({ listener, last_updated: lastUpdated })),
+          },
+          {
+            '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+            static_route_configs: staticRouteConfigs(sr['listeners'] ?? []).map((route_config) => ({ route_config, last_updated: lastUpdated })),
+            // Only accepted configs: a NACKed one never shows. The route_config is the checked
+            // resource (Durations in milliseconds, as Courier decodes them), not re-encoded JSON.
+            dynamic_route_configs: ctx.dynamicRouteConfigs().map((d) => ({
+              version_info: d.versionInfo,
+              route_config: { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...d.resource },
+              last_updated: new Date(d.lastUpdatedMs).toISOString(),
+            })),
           },
         ],
       });

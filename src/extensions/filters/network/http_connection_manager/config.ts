@@ -1,8 +1,10 @@
 /**
  * envoy.filters.network.http_connection_manager: config factory. Main parses
- * HttpConnectionManager v3 with a static inline route_config into plain data (the route table
- * is parsed by src/common/router/route-config.ts); each worker compiles the RouteTable once and
- * installs one HttpConnectionManager per connection. Dynamic routes (rds, scoped_routes) and
+ * HttpConnectionManager v3 into plain data: a static inline route_config (parsed by
+ * src/common/router/route-config.ts; each worker compiles its RouteTable once per snapshot),
+ * or `rds`, which main registers with the bootstrap (one RDS provider per (config_source,
+ * route_config_name), src/server/route-config-provider-manager.ts) and which the worker reads
+ * from its `routes` slot once per request (src/worker/route-tables.ts). scoped_routes and
  * every HTTP filter but the router are refused by name until Courier implements them.
  */
 import type { AccessLogConfig } from '../../../../common/access-log/access-log-config.js';
@@ -18,9 +20,8 @@ export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 const ROUTER_FILTER = 'envoy.filters.http.router';
 const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
 
-const SUPPORTED = ['stat_prefix', 'codec_type', 'route_config', 'http_filters', 'access_log'];
+const SUPPORTED = ['stat_prefix', 'codec_type', 'route_config', 'rds', 'http_filters', 'access_log'];
 const NOT_YET: Record<string, string> = {
-  rds: 'rds is not supported by Courier yet; use an inline route_config',
   scoped_routes: 'scoped_routes is not supported by Courier yet; use an inline route_config',
 };
 const CODECS = ['AUTO', 'HTTP1'];
@@ -50,9 +51,28 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
       fp.add('name', `${ROUTER_FILTER} must be the last http filter`);
     }
   });
+  const statPrefix = str(p, 'stat_prefix');
+  const accessLogs: AccessLogConfig[] = [];
+  list(p['access_log']).forEach((a, i) => {
+    const parsed = ctx.parseAccessLog(obj(a) ?? {}, problems.at(`access_log[${i}]`)) as AccessLogConfig | undefined;
+    if (parsed) accessLogs.push(parsed);
+  });
+  const rds = obj(p['rds']);
+  if (rds) {
+    const rp = problems.at('rds');
+    rejectUnsupported(rds, ['config_source', 'route_config_name'], 'Rds', rp);
+    const name = str(rds, 'route_config_name');
+    const source = obj(rds['config_source']);
+    if (!source) {
+      rp.add('config_source', 'config_source is required');
+      return undefined;
+    }
+    const key = ctx.registerRds(source, name, statPrefix, rp.at('config_source'));
+    return key === undefined ? undefined : { statPrefix, routes: { kind: 'rds', key, name }, accessLogs };
+  }
   const rawRoutes = obj(p['route_config']);
   if (!rawRoutes) {
-    if (p['rds'] === undefined && p['scoped_routes'] === undefined) problems.add('route_config', 'route_config is required (Courier supports static routes only)');
+    if (p['scoped_routes'] === undefined) problems.add('route_config', 'route_config or rds is required');
     return undefined;
   }
   const rp = problems.at('route_config');
@@ -64,12 +84,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
       if (!ctx.clusterNames.has(name)) rp.add('virtual_hosts', `route references unknown cluster '${name}' (set validate_clusters: false to allow it)`);
     }
   }
-  const config: HcmConfig = { statPrefix: str(p, 'stat_prefix'), routeConfig, accessLogs: [] };
-  list(p['access_log']).forEach((a, i) => {
-    const parsed = ctx.parseAccessLog(obj(a) ?? {}, problems.at(`access_log[${i}]`)) as AccessLogConfig | undefined;
-    if (parsed) config.accessLogs.push(parsed);
-  });
-  return config;
+  return { statPrefix, routes: { kind: 'static', config: routeConfig }, accessLogs };
 }
 
 function poolsFor(stats: WorkerFilterContext['stats']): UpstreamHttpPools {
@@ -83,10 +98,21 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
   configType: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   parseConfig,
   createFilterFactory(config, ctx) {
-    const table = new RouteTable(config.routeConfig);
+    let routeTable: () => RouteTable;
+    if (config.routes.kind === 'static') {
+      const table = new RouteTable(config.routes.config);
+      routeTable = () => table;
+    } else {
+      // The worker rebuilds its tables once per `routes` slot update; a request reads the
+      // current one once (connection-manager.ts) and keeps it. Before the first accepted
+      // update the table is empty: every request gets 404 NR, as in Envoy.
+      const key = config.routes.key;
+      const routes = ctx.routeTables;
+      routeTable = () => routes.get(key) as RouteTable;
+    }
     const shared: HcmShared = {
       stats: createHcmStats(ctx.stats.scope(`http.${config.statPrefix}`)),
-      routeTable: () => table,
+      routeTable,
       clusterManager: ctx.clusterManager,
       pools: poolsFor(ctx.stats),
       accessLoggers: config.accessLogs.map((a) => ctx.createAccessLogger(a)),
