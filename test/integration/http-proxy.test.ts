@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startCourier, eventually, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { closedPort } from '../support/peers.js';
+import { ADMIN_YAML, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
 
 interface Backend {
   port: number;
@@ -68,24 +69,11 @@ async function backend(name: string): Promise<Backend> {
 }
 
 function yaml(a: number, b: number, dead: number, logPath: string): string {
-  const cluster = (name: string, port: number) => `
-  - name: ${name}
-    connect_timeout: 1s
-    type: STATIC
-    load_assignment:
-      cluster_name: ${name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }`;
-  return `
-admin:
-  address:
-    socket_address: { address: 127.0.0.1, port_value: 0 }
+  const cluster = (name: string, port: number) => `\n${staticClusterYaml(name, [port])}`;
+  return `${ADMIN_YAML}
 static_resources:
   listeners:
-  - name: http
-    address:
-      socket_address: { address: 127.0.0.1, port_value: 0 }
+${listenerHeadYaml('http')}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager

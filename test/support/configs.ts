@@ -2,6 +2,31 @@
  * Envoy v3 bootstraps for tests, written as Envoy users write them (YAML). Every listener
  * and the admin bind port 0.
  */
+/** The admin block every test bootstrap starts with (port 0: read it from the harness). */
+export const ADMIN_YAML = `
+admin:
+  address:
+    socket_address: { address: 127.0.0.1, port_value: 0 }`;
+
+/** A listener entry on 127.0.0.1:0, up to (not including) its filter_chains. */
+export function listenerHeadYaml(name: string): string {
+  return `  - name: ${name}
+    address:
+      socket_address: { address: 127.0.0.1, port_value: 0 }`;
+}
+
+/** A STATIC cluster entry on 127.0.0.1 ports; `extra` are Cluster fields indented by 4 spaces. */
+export function staticClusterYaml(name: string, ports: readonly number[], extra = ''): string {
+  return `  - name: ${name}
+    connect_timeout: 1s
+    type: STATIC${extra ? `\n${extra}` : ''}
+    load_assignment:
+      cluster_name: ${name}
+      endpoints:
+      - lb_endpoints:
+${ports.map((p) => `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}`;
+}
+
 export interface TcpProxyTestConfig {
   /** Upstream endpoints of cluster "backend" (127.0.0.1 ports). */
   ports: number[];
@@ -35,15 +60,10 @@ export function tcpProxyYaml(c: TcpProxyTestConfig): string {
                   : ''
               }`
     : '';
-  return `
-admin:
-  address:
-    socket_address: { address: 127.0.0.1, port_value: 0 }
+  return `${ADMIN_YAML}
 static_resources:
   listeners:
-  - name: tcp
-    address:
-      socket_address: { address: 127.0.0.1, port_value: 0 }${
+${listenerHeadYaml('tcp')}${
       c.listenerBufferLimit !== undefined ? `\n    per_connection_buffer_limit_bytes: ${c.listenerBufferLimit}` : ''
     }
     filter_chains:
@@ -54,13 +74,6 @@ static_resources:
           stat_prefix: tcp_stats
           cluster: ${c.routeTo ?? cluster}${c.tcpProxyExtra ? `\n${c.tcpProxyExtra}` : ''}${accessLog}
   clusters:
-  - name: ${cluster}
-    connect_timeout: 1s
-    type: STATIC${c.clusterExtra ? `\n${c.clusterExtra}` : ''}
-    load_assignment:
-      cluster_name: ${cluster}
-      endpoints:
-      - lb_endpoints:
-${c.ports.map((p) => `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}
+${staticClusterYaml(cluster, c.ports, c.clusterExtra)}
 `;
 }

@@ -1,3 +1,5 @@
+import { ADMIN_YAML, listenerHeadYaml, staticClusterYaml } from './configs.js';
+
 /**
  * Envoy v3 bootstraps with dubbo_proxy for tests. Providers are clusters named after them.
  */
@@ -23,26 +25,12 @@ export function dubboYaml(c: DubboTestConfig): string {
         }${c.requestTimeout ? `\n        request_timeout: ${c.requestTimeout}` : ''}`
       : '';
   const clusters = Object.entries(c.clusters)
-    .map(
-      ([name, ports]) => `  - name: ${name}
-    type: STATIC
-    connect_timeout: 1s${c.clusterExtra ? `\n${c.clusterExtra}` : ''}${options}
-    load_assignment:
-      cluster_name: ${name}
-      endpoints:
-      - lb_endpoints:
-${ports.map((p) => `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}`,
-    )
+    .map(([name, ports]) => staticClusterYaml(name, ports, `${c.clusterExtra ?? ''}${options}`.replace(/^\n/, '')))
     .join('\n');
-  return `
-admin:
-  address:
-    socket_address: { address: 127.0.0.1, port_value: 0 }
+  return `${ADMIN_YAML}
 static_resources:
   listeners:
-  - name: dubbo
-    address:
-      socket_address: { address: 127.0.0.1, port_value: 0 }
+${listenerHeadYaml('dubbo')}
     filter_chains:
     - filters:
       - name: envoy.filters.network.dubbo_proxy
