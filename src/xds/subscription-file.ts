@@ -24,7 +24,7 @@ import type { XdsLogger } from './grpc-mux.js';
 import { decodeJsonResources, formatResourceProblems, type DecodedResource } from './resource-decoder.js';
 import { sameMessageType, type XdsResourceType } from './resource-type.js';
 import type { SubscriptionCallbacks, UpdateVerdict, XdsSubscription } from './subscription.js';
-import { recordAccepted, recordFailure, recordRejected, subscriptionStats, type SubscriptionStats } from './subscription-stats.js';
+import { armInitialFetchTimeout, recordAccepted, recordFailure, recordRejected, subscriptionStats, type SubscriptionStats } from './subscription-stats.js';
 
 export interface FileSubscriptionOptions {
   /** The file holding the DiscoveryResponse. */
@@ -75,14 +75,15 @@ export class FileSubscription implements XdsSubscription {
     } catch (e) {
       this.#log('warning', `cannot watch ${dir}: ${(e as Error).message}`);
     }
-    if (this.#opts.initialFetchTimeoutMs > 0) {
-      this.#initTimer = setTimeout(() => {
+    this.#initTimer = armInitialFetchTimeout(
+      this.#opts.initialFetchTimeoutMs,
+      this.#stats,
+      () => {
         this.#initTimer = undefined;
-        if (this.#state !== 'started') return;
-        this.#stats.init_fetch_timeout.inc();
-        this.#opts.callbacks.onConfigUpdateFailed('fetch_timeout');
-      }, this.#opts.initialFetchTimeoutMs);
-    }
+        return this.#state === 'started';
+      },
+      () => this.#opts.callbacks.onConfigUpdateFailed('fetch_timeout'),
+    );
     setImmediate(() => this.#load(true));
   }
 

@@ -13,7 +13,7 @@ import type { GrpcMux, MuxWatch, MuxWatcher } from './grpc-mux.js';
 import type { DecodedResource } from './resource-decoder.js';
 import type { XdsResourceType } from './resource-type.js';
 import type { SubscriptionCallbacks, UpdateVerdict, XdsSubscription } from './subscription.js';
-import { recordAccepted, recordFailure, recordRejected, subscriptionStats, type SubscriptionStats } from './subscription-stats.js';
+import { armInitialFetchTimeout, recordAccepted, recordFailure, recordRejected, subscriptionStats, type SubscriptionStats } from './subscription-stats.js';
 
 export interface GrpcSubscriptionOptions {
   readonly mux: GrpcMux;
@@ -46,14 +46,15 @@ export class GrpcSubscription implements XdsSubscription, MuxWatcher {
   start(resourceNames: readonly string[]): void {
     if (this.#state !== 'created') throw new Error(`xDS subscription for ${this.typeUrl} already ${this.#state}`);
     this.#state = 'started';
-    if (this.#opts.initialFetchTimeoutMs > 0) {
-      this.#initTimer = setTimeout(() => {
+    this.#initTimer = armInitialFetchTimeout(
+      this.#opts.initialFetchTimeoutMs,
+      this.#stats,
+      () => {
         this.#initTimer = undefined;
-        if (this.#state !== 'started') return;
-        this.#stats.init_fetch_timeout.inc();
-        this.#opts.callbacks.onConfigUpdateFailed('fetch_timeout');
-      }, this.#opts.initialFetchTimeoutMs);
-    }
+        return this.#state === 'started';
+      },
+      () => this.#opts.callbacks.onConfigUpdateFailed('fetch_timeout'),
+    );
     this.#watch = this.#opts.mux.addWatch(this.#opts.type, resourceNames, this);
   }
 

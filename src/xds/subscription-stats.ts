@@ -45,3 +45,22 @@ export function recordFailure(stats: SubscriptionStats): void {
   stats.update_attempt.inc();
   stats.update_failure.inc();
 }
+
+/**
+ * Envoy's initial_fetch_timeout: if no update arrived within `timeoutMs` (0: never), count
+ * init_fetch_timeout and report 'fetch_timeout' once, so start-up is not held by a silent
+ * control plane. `stillWaiting` is checked when the timer fires.
+ */
+export function armInitialFetchTimeout(
+  timeoutMs: number,
+  stats: SubscriptionStats,
+  stillWaiting: () => boolean,
+  onTimeout: () => void,
+): NodeJS.Timeout | undefined {
+  if (timeoutMs <= 0) return undefined;
+  return setTimeout(() => {
+    if (!stillWaiting()) return;
+    stats.init_fetch_timeout.inc();
+    onTimeout();
+  }, timeoutMs);
+}
