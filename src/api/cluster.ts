@@ -100,6 +100,8 @@ export interface ThreadLocalCluster {
   readonly stats: ClusterTrafficStats;
   /** circuit_breakers max_requests: requests in flight on this cluster (RPC and HTTP proxies). */
   readonly requestBudget: ResourceBudget;
+  /** circuit_breakers max_retries: retries outstanding on this cluster (the HTTP router's retries). */
+  readonly retryBudget: ResourceBudget;
   /** Picks a host with the cluster's load balancer; undefined when none is healthy. */
   chooseHost(context: LoadBalancerContext | undefined): HostDescription | undefined;
   /** The pool for a host this cluster returned. */

@@ -20,16 +20,24 @@
  * 501, 505) and `connection: close`, then the connection closes (counted in
  * downstream_cx_protocol_error). Upstream failures become Envoy's local replies: 503 UH / UF /
  * UO / UC, 504 UT; after the response head was sent they can only reset (close) the connection.
+ *
+ * Retries (route retry_policy, plus x-envoy-retry-on / x-envoy-max-retries from the client):
+ * a request whose body was read whole and fits RETRY_BUFFER_LIMIT is tried again, after a
+ * jittered exponential back-off, on a connect failure, a reset before the response head, a
+ * per-try timeout (as a 504) or a retriable status; the decision is taken on the status line,
+ * and a retried response's body is dropped with its connection. The route timeout bounds all
+ * tries; each retry holds one unit of the cluster's max_retries budget.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { ThreadLocalClusterManager } from '../../api/cluster.js';
+import type { ThreadLocalCluster, ThreadLocalClusterManager } from '../../api/cluster.js';
 import { CloseType, ConnectionEvent } from '../../api/connection.js';
 import type { AccessLogger } from '../../api/access-logger.js';
 import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../../api/network-filter.js';
 import { newStreamInfo, ResponseFlag, type StreamInfo } from '../../api/stream-info.js';
 import type { ConnectionImpl } from '../network/connection-impl.js';
-import { applyHeaderMutations, type RouteMatch, type RouteTable } from '../router/route-table.js';
+import { RETRY_ON_CONDITIONS, type RetryOnCondition } from '../router/route-config.js';
+import { applyHeaderMutations, type ForwardAction, type RouteMatch, type RouteTable } from '../router/route-table.js';
 import { HeaderList } from './header-list.js';
 import type { HcmStats } from './hcm-config.js';
 import { Http1Parser, type Http1ParseError, type Http1RequestHead, type Http1ResponseHead } from './http1-parser.js';
@@ -65,6 +73,19 @@ const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection'];
 
 /** Body chunks below this size are framed into one copied Buffer; larger ones go as three writes. */
 const SMALL_CHUNK = 4096;
+
+/** Request body kept for replay on a retry; a longer body is not retried (Envoy's buffer limit). */
+const RETRY_BUFFER_LIMIT = 64 * 1024;
+
+/** Request headers that steer the router; consumed (and removed) before forwarding. */
+const ROUTER_REQUEST_HEADERS = ['x-envoy-retry-on', 'x-envoy-max-retries', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms'];
+
+/** A non-negative integer header value, else undefined. */
+function headerInt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return /^\d{1,9}$/.test(t) ? Number(t) : undefined;
+}
 
 const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 
@@ -259,6 +280,27 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #upstreamReadDisabled = false;
   #downstreamReadDisabled = false;
   #responseHeaders: HeaderList | undefined;
+  // --- retries (Envoy's router retry state) ---
+  #cluster: ThreadLocalCluster | undefined;
+  /** The encoded request head, built once and sent on every try. */
+  #requestHead: Buffer | undefined;
+  #routeTimeoutMs = 0;
+  #perTryTimeoutMs = 0;
+  #retryOn: ReadonlySet<RetryOnCondition> = new Set();
+  #retriableCodes: ReadonlySet<number> = new Set();
+  #retriesLeft = 0;
+  #baseIntervalMs = 25;
+  #maxIntervalMs = 250;
+  /** Tries started so far. */
+  #attempt = 0;
+  /** The request body kept for replay; undefined when the request cannot be retried. */
+  #replay: Buffer[] | undefined;
+  #replayBytes = 0;
+  #requestTrailers: string[] | undefined;
+  #perTryTimer: NodeJS.Timeout | undefined;
+  #backoffTimer: NodeJS.Timeout | undefined;
+  /** This stream holds one unit of the cluster's max_retries budget. */
+  #holdingRetry = false;
 
   constructor(hcm: HttpConnectionManager, shared: HcmShared, down: ConnectionImpl, head: Http1RequestHead) {
     this.#hcm = hcm;
@@ -361,6 +403,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
       this.#localReply(action.responseCode, '', ['location', match.route.redirectUrl(this.#authority, this.#path, scheme)]);
       return;
     }
+    this.#setupRetries(action);
     this.info.upstreamCluster = match.cluster || undefined;
     const cluster = match.cluster === '' ? undefined : this.#shared.clusterManager.getThreadLocalCluster(match.cluster);
     if (!cluster) {
@@ -369,27 +412,174 @@ class ActiveStream implements UpstreamStreamCallbacks {
       this.#localReply(action.clusterNotFoundResponseCode, '');
       return;
     }
+    this.#cluster = cluster;
+    if (!this.#startTry()) return;
+    if (head.expectContinue) {
+      // Envoy's default (proxy_100_continue false): answer 100 Continue here, strip Expect.
+      this.#down.write(CONTINUE_100, false);
+    }
+  }
+
+  /**
+   * The route's retry policy and timeouts, merged with the request's x-envoy-retry-on,
+   * x-envoy-max-retries, x-envoy-upstream-rq-timeout-ms and
+   * x-envoy-upstream-rq-per-try-timeout-ms (Envoy honours them from non-edge clients), which
+   * are then removed.
+   */
+  #setupRetries(action: ForwardAction): void {
+    const headers = this.#headers;
+    const policy = action.retryPolicy;
+    const retryOn = new Set(policy.retryOn);
+    const onHeader = headers.get('x-envoy-retry-on');
+    if (onHeader !== undefined) {
+      for (const part of onHeader.split(',')) {
+        const name = part.trim();
+        if ((RETRY_ON_CONDITIONS as readonly string[]).includes(name)) retryOn.add(name as RetryOnCondition);
+      }
+    }
+    this.#retryOn = retryOn;
+    this.#retriableCodes = policy.retriableStatusCodes;
+    this.#retriesLeft = headerInt(headers.get('x-envoy-max-retries')) ?? policy.numRetries;
+    this.#baseIntervalMs = policy.baseIntervalMs;
+    this.#maxIntervalMs = policy.maxIntervalMs;
+    this.#routeTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-timeout-ms')) ?? action.timeoutMs;
+    this.#perTryTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-per-try-timeout-ms')) ?? policy.perTryTimeoutMs;
+    for (const name of ROUTER_REQUEST_HEADERS) headers.remove(name);
+    if (retryOn.size > 0 && this.#retriesLeft > 0) this.#replay = [];
+  }
+
+  /** Starts one try (the first, or a retry with the buffered body). False if it ended the stream. */
+  #startTry(): boolean {
+    const cluster = this.#cluster;
+    const match = this.#route;
+    if (!cluster || !match) return false;
+    this.#attempt++;
     const host = cluster.chooseHost(undefined);
     if (!host) {
       cluster.stats.upstream_cx_none_healthy.inc();
       this.info.responseFlags.add(ResponseFlag.NoHealthyUpstream);
       this.#localReply(503, 'no healthy upstream');
-      return;
+      return false;
     }
     this.info.upstreamHost = host.address;
-    const upstream = this.#shared.pools.newStream(cluster, host, head.method, this);
+    const upstream = this.#shared.pools.newStream(cluster, host, this.#head.method, this);
     if (!upstream) {
       this.info.responseFlags.add(ResponseFlag.UpstreamOverflow);
       this.#localReply(503, RESET_PREFIX + 'overflow');
-      return;
+      return false;
     }
     this.#upstream = upstream;
-    if (head.expectContinue) {
-      // Envoy's default (proxy_100_continue false): answer 100 Continue here, strip Expect.
-      this.#down.write(CONTINUE_100, false);
+    this.#upstreamReadDisabled = false;
+    this.#requestHead ??= this.#upstreamHead(match);
+    upstream.write(this.#requestHead);
+    if (this.requestDone) {
+      // A retry: replay the whole buffered request.
+      const body = Buffer.concat(this.#replay ?? []);
+      if (this.#chunkedUp) {
+        if (body.length > 0) upstream.write(encodeChunk(body));
+        upstream.write(encodeLastChunk(this.#requestTrailers));
+      } else if (body.length > 0) {
+        upstream.write(body);
+      }
+      upstream.endRequest();
+      this.#startPerTryTimer();
     }
-    upstream.write(this.#upstreamHead(match));
+    return true;
   }
+
+  #counter(suffix: string) {
+    return this.#shared.pools.codeCounter(this.#cluster?.name ?? '', suffix);
+  }
+
+  #startPerTryTimer(): void {
+    if (this.#perTryTimeoutMs > 0 && !this.#perTryTimer) this.#perTryTimer = setTimeout(this.#onPerTryTimeout, this.#perTryTimeoutMs);
+  }
+
+  #clearPerTryTimer(): void {
+    if (this.#perTryTimer) {
+      clearTimeout(this.#perTryTimer);
+      this.#perTryTimer = undefined;
+    }
+  }
+
+  #clearRetryTimers(): void {
+    this.#clearPerTryTimer();
+    if (this.#backoffTimer) {
+      clearTimeout(this.#backoffTimer);
+      this.#backoffTimer = undefined;
+    }
+  }
+
+  #releaseRetryBudget(): void {
+    if (!this.#holdingRetry) return;
+    this.#holdingRetry = false;
+    this.#cluster?.retryBudget.dec();
+  }
+
+  /** retry_on for a response status (a per-try timeout counts as 504, as in Envoy). */
+  #wantsRetryOnStatus(code: number): boolean {
+    const on = this.#retryOn;
+    return (
+      (on.has('5xx') && code >= 500 && code <= 599) ||
+      (on.has('gateway-error') && code >= 502 && code <= 504) ||
+      (on.has('retriable-status-codes') && this.#retriableCodes.has(code))
+    );
+  }
+
+  /** retry_on for a reset before the response head (Envoy counts resets as 5xx). */
+  #wantsRetryOnReset(reason: UpstreamResetReason): boolean {
+    if (reason === 'overflow') return false;
+    const on = this.#retryOn;
+    if (on.has('reset') || on.has('5xx') || on.has('gateway-error')) return true;
+    return reason === 'connection_failure' && on.has('connect-failure');
+  }
+
+  /**
+   * A try failed in a way the policy may retry (`wanted`): schedules the retry after Envoy's
+   * jittered back-off and returns true, or returns false (the failure goes to the client).
+   */
+  #maybeRetry(wanted: boolean): boolean {
+    this.#releaseRetryBudget();
+    if (!wanted) return false;
+    if (this.#replay === undefined || !this.requestDone || this.#responseStarted || this.#responseDone) return false;
+    if (this.#retriesLeft <= 0) {
+      this.info.responseFlags.add(ResponseFlag.UpstreamRetryLimitExceeded);
+      this.#counter('retry_limit_exceeded').inc();
+      return false;
+    }
+    const cluster = this.#cluster;
+    if (!cluster) return false;
+    if (!cluster.retryBudget.canCreate()) {
+      this.#counter('retry_overflow').inc();
+      return false;
+    }
+    cluster.retryBudget.inc();
+    this.#holdingRetry = true;
+    this.#retriesLeft--;
+    this.#counter('retry').inc();
+    // Envoy's back-off: random in [0, min(base * 2^(n-1), max)) for the n-th retry.
+    const ceiling = Math.min(this.#baseIntervalMs * 2 ** (this.#attempt - 1), this.#maxIntervalMs);
+    this.#backoffTimer = setTimeout(this.#onBackoff, Math.floor(Math.random() * ceiling));
+    return true;
+  }
+
+  #onBackoff = (): void => {
+    this.#backoffTimer = undefined;
+    if (this.#responseDone || this.#finished) return;
+    this.#startTry();
+  };
+
+  #onPerTryTimeout = (): void => {
+    this.#perTryTimer = undefined;
+    const up = this.#upstream;
+    if (this.#responseDone || this.#responseStarted || !up) return;
+    this.#counter('per_try_timeout').inc();
+    up.timeout(false);
+    this.#upstream = undefined;
+    if (this.#maybeRetry(this.#wantsRetryOnStatus(504))) return;
+    this.info.responseFlags.add(ResponseFlag.UpstreamRequestTimeout);
+    this.#upstreamReset(504, 'upstream request timeout');
+  };
 
   /** The request head as sent upstream: hop-by-hop fields out, forwarding fields and rewrites in. */
   #upstreamHead(match: RouteMatch): Buffer {
@@ -412,6 +602,14 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onRequestBody(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
+    if (this.#replay) {
+      if (this.#replayBytes + chunk.length <= RETRY_BUFFER_LIMIT) {
+        this.#replay.push(Buffer.from(chunk));
+        this.#replayBytes += chunk.length;
+      } else {
+        this.#replay = undefined; // too long to replay: this request is not retried
+      }
+    }
     const up = this.#upstream;
     if (!up || this.#responseDone) return; // a local reply was sent: the body is read and dropped
     if (this.#chunkedUp) {
@@ -429,13 +627,14 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onRequestComplete(trailers: string[] | undefined): void {
     this.requestDone = true;
+    this.#requestTrailers = trailers;
     const up = this.#upstream;
     if (up && !this.#responseDone) {
       if (this.#chunkedUp) up.write(encodeLastChunk(trailers));
       up.endRequest();
-      // Envoy's route timeout runs from the end of the downstream request.
-      const timeoutMs = this.#route?.action.kind === 'route' ? this.#route.action.timeoutMs : 0;
-      if (timeoutMs > 0) this.#timer = setTimeout(this.#onTimeout, timeoutMs);
+      // Envoy's route timeout runs from the end of the downstream request and bounds every try.
+      if (this.#routeTimeoutMs > 0) this.#timer = setTimeout(this.#onTimeout, this.#routeTimeoutMs);
+      if (!this.#responseStarted) this.#startPerTryTimer();
     }
     this.#maybeFinish();
   }
@@ -453,6 +652,15 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onResponseHead(head: Http1ResponseHead): void {
     if (this.#responseDone) return;
+    this.#clearPerTryTimer();
+    if (this.#maybeRetry(this.#wantsRetryOnStatus(head.statusCode))) {
+      // Decided on the status line: this response's body is discarded with its connection.
+      const up = this.#upstream;
+      this.#upstream = undefined;
+      up?.reset();
+      return;
+    }
+    if (this.#attempt > 1 && !this.info.responseFlags.has(ResponseFlag.UpstreamRetryLimitExceeded)) this.#counter('retry_success').inc();
     this.#responseStarted = true;
     const req = this.#head;
     this.info.responseCode = head.statusCode;
@@ -508,6 +716,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
   onReset(reason: UpstreamResetReason, details: string): void {
     this.#upstream = undefined;
     if (this.#responseDone) return;
+    this.#clearPerTryTimer();
+    if (!this.#responseStarted && this.#maybeRetry(this.#wantsRetryOnReset(reason))) return;
     switch (reason) {
       case 'overflow':
         this.info.responseFlags.add(ResponseFlag.UpstreamOverflow);
@@ -620,6 +830,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   #endResponse(): void {
     this.#responseDone = true;
+    this.#clearRetryTimers();
+    this.#releaseRetryBudget();
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -636,6 +848,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#clearRetryTimers();
+    this.#releaseRetryBudget();
     if (this.#downstreamReadDisabled) {
       this.#downstreamReadDisabled = false;
       this.#down.readDisable(false);

@@ -98,10 +98,13 @@ export class UpstreamHttpStream {
     this.#conn?.readDisable(disable);
   }
 
-  /** The route timeout fired: counted as upstream_rq_timeout; the connection is closed. */
-  timeout(): void {
+  /**
+   * The route timeout fired: counted as upstream_rq_timeout (unless `countRouteTimeout` is
+   * false: a per-try timeout, which the caller counts); the connection is closed.
+   */
+  timeout(countRouteTimeout = true): void {
     if (this.#ended) return;
-    this.#cluster.stats.upstream_rq_timeout.inc();
+    if (countRouteTimeout) this.#cluster.stats.upstream_rq_timeout.inc();
     this.#finish('rq_timeout');
     this.#conn?.abandon();
   }

@@ -50,6 +50,10 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     return this.resources.requests;
   }
 
+  get retryBudget(): ResourceLimit {
+    return this.resources.retries;
+  }
+
   get protocolOptions(): Readonly<Record<string, unknown>> {
     return this.config.protocolOptions;
   }
