@@ -1,7 +1,7 @@
 # Shared settings for bench/dubbo/run.sh. Sourced, not run; callers set `set -euo pipefail`.
 # The process helpers (start_bg, stop_one, stop_all, wait_port, require_free_ports,
 # build_courier, log, die) are bench/tcp/lib.sh's, sourced here unchanged.
-# shellcheck disable=SC2034  # the variables set here are used by run.sh
+# shellcheck shell=bash disable=SC2034  # the variables set here are used by run.sh and profile.sh
 # shellcheck source=../tcp/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tcp/lib.sh"
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -4,6 +4,7 @@
 //
 //   node bench/dubbo/profile-server.mjs --config YAML --out FILE.cpuprofile [--interval-us 250] [--top 25]
 //        [--courier-dir DIR]   (the built Courier to load; default this repo)
+//   node bench/dubbo/profile-server.mjs --summarize FILE.cpuprofile [--top 25]   (re-read a saved one)
 //     SIGUSR2  first: start profiling (send it once the load has warmed up); second: stop
 //              profiling, write FILE.cpuprofile (open it in Chrome DevTools or speedscope) and
 //              print a self-time summary on stdout
@@ -26,10 +27,17 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     'interval-us': { type: 'string', default: '250' },
     top: { type: 'string', default: '25' },
+    summarize: { type: 'string' },
   },
 });
+if (opts.summarize) {
+  const profile = JSON.parse(fs.readFileSync(opts.summarize, 'utf8'));
+  process.stdout.write(summarize(profile, (profile.endTime - profile.startTime) / 1e6));
+  process.exit(0);
+}
 if (!opts.config || !opts.out) {
-  console.error('usage: profile-server.mjs --config YAML --out FILE.cpuprofile [--interval-us N] [--top N]');
+  console.error('usage: profile-server.mjs --config YAML --out FILE.cpuprofile [--interval-us N] [--top N] [--courier-dir DIR]');
+  console.error('       profile-server.mjs --summarize FILE.cpuprofile [--top N]');
   process.exit(2);
 }
 
@@ -154,7 +162,7 @@ function summarize(profile, wallS) {
   const row = (f) => `| ${f.name} | ${f.url}${f.url ? `:${f.line}` : ''} | ${f.group} | ${pct(f.self)} | ${pct(f.total)} |`;
   const sorted = [...fns.values()].sort((a, b) => b.self - a.self);
   const out = [
-    `CPU profile: ${(total / 1e6).toFixed(2)} s of samples over ${wallS.toFixed(1)} s wall, sampling every ${opts['interval-us']} µs; ${profile.samples.length} samples.`,
+    `CPU profile: ${(total / 1e6).toFixed(2)} s of samples over ${wallS.toFixed(1)} s wall, ${profile.samples.length} samples, one every ${(total / profile.samples.length).toFixed(0)} µs on average.`,
     '',
     'Self time by group:',
     '',

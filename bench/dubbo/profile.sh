@@ -8,8 +8,9 @@
 # profiler for --duration seconds after a 1 s warm-up of bench/dubbo/loadgen.mjs
 # (4 connections × 16 in flight, 1 KiB strings). About 15 s.
 # Writes bench/results/dubbo-profile-<mode>-<timestamp>.cpuprofile (Chrome DevTools, speedscope)
-# and prints the loadgen result (its window is 2 s longer than the profile's) and a self-time
-# table on stdout. --snapshot profiles a clean build of HEAD (see run.sh).
+# and, in .md next to it and on stdout, the Courier version, the loadgen result (its window
+# is 2 s longer than the profile's) and a self-time table. --snapshot profiles a clean build
+# of HEAD (see run.sh). Re-read a saved profile: node bench/dubbo/profile-server.mjs --summarize F.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,7 +24,7 @@ while (($#)); do
     --duration) DURATION=$2; shift 2 ;;
     --skip-build) SKIP_BUILD=true; shift ;;
     --snapshot) SNAPSHOT=true; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -43,7 +44,9 @@ trap 'exit 130' INT TERM
 
 require_free_ports "$PORT_FAST_PROVIDER" "$PORT" "$ADMIN"
 COURIER_DIR=$REPO_DIR
+COURIER_VERSION="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet HEAD -- src 2>/dev/null || echo '+uncommitted src')"
 if $SNAPSHOT; then
+  COURIER_VERSION="$(git -C "$REPO_DIR" rev-parse --short HEAD) (clean snapshot)"
   COURIER_DIR=$RUN_DIR/courier
   build_snapshot "$COURIER_DIR" || die "the snapshot of HEAD does not build/start"
 elif ! $SKIP_BUILD; then
@@ -54,8 +57,9 @@ start_bg provider-fast node "$BENCH_DIR/fast-provider.mjs" --port "$PORT_FAST_PR
 wait_port "$PORT_FAST_PROVIDER" "$LAST_PID" provider-fast 10 || die "fast provider did not start"
 start_bg courier-profiled node "$BENCH_DIR/profile-server.mjs" --courier-dir "$COURIER_DIR" --config "$BENCH_DIR/$YAML" --out "$PROFILE"
 SERVER_PID=$LAST_PID
-wait_port "$PORT" "$SERVER_PID" courier-profiled 20 && wait_port "$ADMIN" "$SERVER_PID" courier-profiled 10 \
-  || die "profiled Courier did not start"
+if ! { wait_port "$PORT" "$SERVER_PID" courier-profiled 20 && wait_port "$ADMIN" "$SERVER_PID" courier-profiled 10; }; then
+  die "profiled Courier did not start"
+fi
 
 log "loadgen -> Courier $MODE (:$PORT), profiling ${DURATION}s after 1s warm-up"
 # The load runs 2 s longer than the profile, so the profile sees only steady load.
@@ -71,7 +75,13 @@ kill -USR2 "$SERVER_PID"   # stop profiling, write it, print the summary
 wait "$LOAD_PID" 2>/dev/null || true
 stop_all   # SIGTERM: profile-server shuts Courier down
 
-echo "loadgen: $(cat "$RUN_DIR/loadgen.json")"
-echo
-cat "$RUN_DIR/courier-profiled.log"
-[[ -s $PROFILE ]] && log "wrote $PROFILE" || die "no profile written"
+SUMMARY=${PROFILE%.cpuprofile}.md
+{
+  echo "Courier $COURIER_VERSION, $MODE mode (${YAML}), in-process, fast provider, $TIMESTAMP"
+  echo
+  echo "loadgen: $(cat "$RUN_DIR/loadgen.json")"
+  echo
+  grep -v '^READY$' "$RUN_DIR/courier-profiled.log"
+} | tee "$SUMMARY"
+[[ -s $PROFILE ]] || die "no profile written"
+log "wrote $PROFILE and $SUMMARY"

@@ -132,7 +132,8 @@ quiet_run() {
     awk -v o="$other" -v t="$NOISY_PCT" 'BEGIN { exit !(o <= t) }' && break
   done
   cp "$base.try$best" "$base.json"
-  ls "$base".try* | wc -l >"$base.attempts"
+  local tries=("$base".try*)
+  echo "${#tries[@]}" >"$base.attempts"
 }
 
 # load NAME PROVIDER PORT WATCH: one loadgen run, to $RAW/NAME.PROVIDER.json.
