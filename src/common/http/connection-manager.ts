@@ -683,7 +683,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
     headers.set('server', SERVER_NAME);
     if (!headers.has('date')) headers.append('date', httpDate());
     this.#appendConnectionHeader(headers);
-    this.#down.write(encodeResponseHead(head.statusCode, headers.flat, undefined, req.versionMinor), false);
+    // Coalesced with the body written in the same tick: one writev for head + small body.
+    this.#down.writeCoalesced(encodeResponseHead(head.statusCode, headers.flat, undefined, req.versionMinor));
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -691,9 +692,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.info.bytesSent += chunk.length;
     const down = this.#down;
     if (!this.#chunkedDown) {
-      down.write(chunk, false);
+      down.writeCoalesced(chunk);
     } else if (chunk.length < SMALL_CHUNK) {
-      down.write(encodeChunk(chunk), false);
+      down.writeCoalesced(encodeChunk(chunk));
     } else {
       down.socket.cork();
       down.write(encodeChunkHeader(chunk.length), false);
@@ -705,7 +706,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onResponseComplete(trailers: string[] | undefined): void {
     if (this.#responseDone) return;
-    if (this.#chunkedDown) this.#down.write(encodeLastChunk(trailers), false);
+    if (this.#chunkedDown) this.#down.writeCoalesced(encodeLastChunk(trailers));
     // Answered before the whole request was sent: that upstream connection cannot be reused
     // (reset closes it); the rest of the request body is read and dropped.
     if (!this.requestDone) this.#upstream?.reset();

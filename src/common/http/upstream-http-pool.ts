@@ -234,7 +234,8 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
   write(data: Buffer): void {
     if (this.state === 'closed') return;
     if (this.#conn) {
-      this.#conn.write(data, false);
+      // Head and body of a request written in one tick go out in one writev.
+      this.#conn.writeCoalesced(data);
       return;
     }
     this.#queued.push(data);
@@ -267,7 +268,7 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
     const queued = this.#queued;
     this.#queued = [];
     this.#queuedBytes = 0;
-    for (const q of queued) conn.write(q, false);
+    for (const q of queued) conn.writeCoalesced(q);
     if (this.#queuedAboveHigh) {
       this.#queuedAboveHigh = false;
       if (conn.writeBufferedBytes < conn.bufferLimit) this.#stream?.belowLow();
