@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startCourier, eventually, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { closedPort } from '../support/peers.js';
-import { ADMIN_YAML, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { hcmHeadYaml, staticClusterYaml } from '../support/configs.js';
 
 interface Backend {
   port: number;
@@ -70,30 +70,7 @@ async function backend(name: string): Promise<Backend> {
 
 function yaml(a: number, b: number, dead: number, logPath: string): string {
   const cluster = (name: string, port: number) => `\n${staticClusterYaml(name, [port])}`;
-  return `${ADMIN_YAML}
-static_resources:
-  listeners:
-${listenerHeadYaml('http')}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          codec_type: HTTP1
-          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: ${logPath}
-              log_format:
-                text_format_source:
-                  inline_string: "%REQ(:METHOD)% %REQ(:PATH)% %PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %REQ(X-TEST-ID)% %RESP(X-BACKEND)%\\n"
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-          route_config:
+  return `${hcmHeadYaml('ingress', logPath, '%REQ(:METHOD)% %REQ(:PATH)% %PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %REQ(X-TEST-ID)% %RESP(X-BACKEND)%\n')}
             name: routes
             validate_clusters: false
             virtual_hosts:

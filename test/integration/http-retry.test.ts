@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startCourier, eventually, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { closedPort } from '../support/peers.js';
-import { ADMIN_YAML, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { hcmHeadYaml, staticClusterYaml } from '../support/configs.js';
 
 interface Backend {
   port: number;
@@ -82,30 +82,7 @@ async function backend(): Promise<Backend> {
 const BACK_OFF = 'retry_back_off: { base_interval: 0.005s, max_interval: 0.02s }';
 
 function yaml(svc: number, dead: number, logPath: string): string {
-  return `${ADMIN_YAML}
-static_resources:
-  listeners:
-${listenerHeadYaml('http')}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: retry
-          codec_type: HTTP1
-          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: ${logPath}
-              log_format:
-                text_format_source:
-                  inline_string: "%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(X-TEST-ID)%\\n"
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-          route_config:
+  return `${hcmHeadYaml('retry', logPath, '%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(X-TEST-ID)%\n')}
             name: routes
             virtual_hosts:
             - name: main

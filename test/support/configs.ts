@@ -27,6 +27,38 @@ export function staticClusterYaml(name: string, ports: readonly number[], extra 
 ${ports.map((p) => `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}`;
 }
 
+/**
+ * A bootstrap's start up to an HTTP connection manager's route_config key: admin, one listener
+ * "http", the HCM with a file access log in `logFormat` and the router filter. The caller
+ * writes the route_config body (indented by 12 spaces) and the clusters.
+ */
+export function hcmHeadYaml(statPrefix: string, logPath: string, logFormat: string): string {
+  return `${ADMIN_YAML}
+static_resources:
+  listeners:
+${listenerHeadYaml('http')}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ${statPrefix}
+          codec_type: HTTP1
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: ${logPath}
+              log_format:
+                text_format_source:
+                  inline_string: ${JSON.stringify(logFormat)}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+          route_config:`;
+}
+
 export interface TcpProxyTestConfig {
   /** Upstream endpoints of cluster "backend" (127.0.0.1 ports). */
   ports: number[];
