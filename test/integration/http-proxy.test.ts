@@ -381,15 +381,20 @@ test('Connection: close closes after the response; HTTP/1.0 → 426 and no Host 
   assert.ok(r.closed);
   assert.match(r.text, /^HTTP\/1.1 200 OK/);
   assert.match(r.text, /connection: close/);
+  // Envoy's codec error without accept_http_10: an HTTP/1.1 status line, "Upgrade Required".
+  const before = await courier.stat('http.ingress.downstream_cx_protocol_error');
   const r10 = await raw('GET /old HTTP/1.0\r\n\r\n');
-  assert.match(r10.text, /^HTTP\/1.0 426 Upgrade Required/);
+  assert.match(r10.text, /^HTTP\/1.1 426 Upgrade Required\r\n/);
+  assert.match(r10.text, /connection: close\r\n/);
+  assert.ok(r10.text.endsWith('\r\n\r\nUpgrade Required'), r10.text);
   assert.ok(r10.closed);
+  assert.equal(await courier.stat('http.ingress.downstream_cx_protocol_error'), before + 1);
   const noHost = await raw('GET /x HTTP/1.1\r\n\r\n');
   assert.match(noHost.text, /^HTTP\/1.1 400 Bad Request/);
   assert.ok(noHost.closed);
 });
 
-test('config: rds over ADS without ads_config, other http filters and unknown fields are refused by name', async () => {
+test('config: rds over ADS without ads_config, other http filters, CONNECT upgrades and unknown fields are refused by name', async () => {
   const { spawnSync } = await import('node:child_process');
   const { COURIER_BIN } = await import('../support/courier-harness.js');
   const dir = tmpDir();
@@ -399,6 +404,8 @@ test('config: rds over ADS without ads_config, other http filters and unknown fi
     [base.replace('- name: envoy.filters.http.router', '- name: envoy.filters.http.cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n          - name: envoy.filters.http.router'), /envoy.filters.http.cors/],
     [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          use_remote_address: true'), /use_remote_address/],
     [base.replace('route: { cluster: web_backend }', 'route: { cluster: nowhere }'), /unknown cluster 'nowhere'/],
+    [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          upgrade_configs: [{ upgrade_type: CONNECT }]'), /upgrade_configs\[0\]\.upgrade_type.*CONNECT is not supported/],
+    [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          http_protocol_options: { accept_http_10: true, allow_absolute_url: true }'), /Http1ProtocolOptions\.allow_absolute_url is not supported/],
   ];
   for (const [text, expected] of cases) {
     const file = path.join(dir, 'c.yaml');

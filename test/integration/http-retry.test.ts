@@ -20,6 +20,8 @@ interface Backend {
   tries: Map<string, number>;
   /** The headers of the last try per x-test-id. */
   headers: Map<string, http.IncomingHttpHeaders>;
+  /** x-envoy-attempt-count of every try per x-test-id. */
+  attempts: Map<string, Array<string | undefined>>;
   close(): Promise<void>;
 }
 
@@ -31,11 +33,14 @@ interface Backend {
 async function backend(): Promise<Backend> {
   const tries = new Map<string, number>();
   const headers = new Map<string, http.IncomingHttpHeaders>();
+  const attempts = new Map<string, Array<string | undefined>>();
   const server = http.createServer((req, res) => {
     const id = String(req.headers['x-test-id'] ?? '');
     const n = (tries.get(id) ?? 0) + 1;
     tries.set(id, n);
     headers.set(id, req.headers);
+    const attempt = req.headers['x-envoy-attempt-count'];
+    attempts.set(id, [...(attempts.get(id) ?? []), typeof attempt === 'string' ? attempt : undefined]);
     const url = new URL(req.url ?? '/', 'http://x');
     const failFirst = Number(url.searchParams.get('n') ?? 1);
     const hash = createHash('sha256');
@@ -71,6 +76,7 @@ async function backend(): Promise<Backend> {
     port: (server.address() as net.AddressInfo).port,
     tries,
     headers,
+    attempts,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -85,6 +91,17 @@ function yaml(svc: number, dead: number, logPath: string): string {
   return `${hcmHeadYaml('retry', logPath, '%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(X-TEST-ID)%\n')}
             name: routes
             virtual_hosts:
+            - name: attempts
+              domains: ["attempts.example"]
+              include_request_attempt_count: true
+              include_attempt_count_in_response: true
+              routes:
+              - match: { prefix: "/fail503" }
+                route: { cluster: svc, retry_policy: { retry_on: 5xx, num_retries: 3, ${BACK_OFF} } }
+              - match: { prefix: "/hang" }
+                route: { cluster: svc, timeout: 5s, retry_policy: { retry_on: gateway-error, num_retries: 1, per_try_timeout: 0.2s, ${BACK_OFF} } }
+              - match: { prefix: "/" }
+                route: { cluster: svc }
             - name: main
               domains: ["*"]
               routes:
@@ -297,4 +314,26 @@ test('circuit breaker max_retries: 0 → no retry, upstream_rq_retry_overflow co
   });
   assert.deepEqual(d, { 'cluster.nobudget.upstream_rq_retry': 0, 'cluster.nobudget.upstream_rq_retry_overflow': 1 });
   assert.equal(S.tries.get('ovf'), 1);
+});
+
+test('include_request_attempt_count / include_attempt_count_in_response: x-envoy-attempt-count per try and on the response', async () => {
+  const host = 'attempts.example';
+  // Two 503s then 200: the tries carry 1, 2, 3; the response says 3.
+  const r = await request('/fail503?n=2', { headers: { host, 'x-test-id': 'att1', 'x-envoy-attempt-count': '99' } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(S.attempts.get('att1'), ['1', '2', '3']);
+  assert.equal(r.headers['x-envoy-attempt-count'], '3');
+  // No retry: 1 both ways.
+  const one = await request('/plain', { headers: { host, 'x-test-id': 'att2' } });
+  assert.deepEqual(S.attempts.get('att2'), ['1']);
+  assert.equal(one.headers['x-envoy-attempt-count'], '1');
+  // A router reply after the tries ran out (per-try timeouts, then 504) carries the count too.
+  const timeout = await request('/hang?n=5', { headers: { host, 'x-test-id': 'att3' } });
+  assert.equal(timeout.status, 504);
+  assert.equal(timeout.headers['x-envoy-attempt-count'], '2');
+  // Off on the other virtual host: nothing added either way.
+  const off = await request('/fail503', { headers: { 'x-test-id': 'att4' } });
+  assert.equal(off.status, 200);
+  assert.deepEqual(S.attempts.get('att4'), [undefined, undefined]);
+  assert.equal(off.headers['x-envoy-attempt-count'], undefined);
 });

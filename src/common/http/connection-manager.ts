@@ -21,6 +21,24 @@
  * downstream_cx_protocol_error). Upstream failures become Envoy's local replies: 503 UH / UF /
  * UO / UC, 504 UT; after the response head was sent they can only reset (close) the connection.
  *
+ * Upgrades (websocket): an `Upgrade` request whose type the HCM's upgrade_configs or the
+ * route's enable (Envoy's table: a route's setting wins) goes upstream on a dedicated
+ * connection with its Connection/Upgrade fields; every byte after its head is the tunnel's
+ * and is forwarded as it comes. A 101 switches both sides to raw bytes: backpressure as for
+ * bodies, a FIN passed on as a half-close, the stream done when both sides have ended (then
+ * the access log). Any other answer is forwarded as a response and the connection closes (the
+ * bytes after the request are not HTTP). A refused upgrade is a 403 (upgrade_failed) and a
+ * close. Envoy counts downstream_cx_upgrades_total/active when an upgrade is allowed.
+ *
+ * stream_idle_timeout (route idle_timeout overrides it): one timer per connection, re-armed
+ * lazily from the last activity of its stream; "stream timeout" (SI) before the response,
+ * 504 if the request was read whole, else 408; after the response started, a reset (close).
+ *
+ * HTTP/1.0 is refused with Envoy's codec error (426 on an HTTP/1.1 status line) unless
+ * http_protocol_options.accept_http_10; then it is answered on HTTP/1.0 and the connection
+ * closes after the response unless the request asked for keep-alive and the response has a
+ * length.
+ *
  * Retries (route retry_policy, plus x-envoy-retry-on / x-envoy-max-retries from the client):
  * a request whose body was read whole and fits RETRY_BUFFER_LIMIT is tried again, after a
  * jittered exponential back-off, on a connect failure, a reset before the response head, a
@@ -37,7 +55,15 @@ import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../../a
 import { newStreamInfo, ResponseFlag, type StreamInfo } from '../../api/stream-info.js';
 import type { ConnectionImpl } from '../network/connection-impl.js';
 import { RETRY_ON_CONDITIONS, type RetryOnCondition } from '../router/route-config.js';
-import { applyHeaderMutations, type ForwardAction, type RouteMatch, type RouteTable } from '../router/route-table.js';
+import {
+  applyHeaderMutations,
+  type ForwardAction,
+  type HeaderToAdd,
+  type RouteAction,
+  type RouteMatch,
+  type RouteTable,
+} from '../router/route-table.js';
+import { formatParts } from '../access-log/substitution-format.js';
 import { HeaderList } from './header-list.js';
 import type { HcmStats } from './hcm-config.js';
 import { Http1Parser, type Http1ParseError, type Http1RequestHead, type Http1ResponseHead } from './http1-parser.js';
@@ -54,8 +80,20 @@ import {
 import { statusClass, statusHasNoBody } from './http-status.js';
 import type { UpstreamHttpPools, UpstreamHttpStream, UpstreamResetReason, UpstreamStreamCallbacks } from './upstream-http-pool.js';
 
+/** The HCM's own settings, as the worker uses them. */
+export interface HcmOptions {
+  /** upgrade_configs: lower-case upgrade type → enabled. */
+  readonly upgrades: ReadonlyMap<string, boolean>;
+  readonly acceptHttp10: boolean;
+  /** '' = none. */
+  readonly defaultHostForHttp10: string;
+  /** 0 = none. */
+  readonly streamIdleTimeoutMs: number;
+}
+
 /** Shared by every connection of one filter chain on one worker. */
 export interface HcmShared {
+  readonly options: HcmOptions;
   readonly stats: HcmStats;
   /** The current route table; called once per request (a later RDS slot plugs in here). */
   routeTable(): RouteTable;
@@ -70,6 +108,19 @@ export const SERVER_NAME = 'courier';
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded; framing is re-derived per hop. */
 const REQUEST_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'expect'];
 const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection'];
+/** An upgrade keeps Connection and Upgrade both ways (Envoy forwards them verbatim). */
+const UPGRADE_REQUEST_HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'expect'];
+const UPGRADE_RESPONSE_HOP_BY_HOP = ['keep-alive', 'proxy-connection'];
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A header value with %OPERATOR%s (compiled once per route table), expanded against the
+ * stream: Envoy's header formatter, where a value that is not available is ''.
+ */
+function expandHeaderValue(h: HeaderToAdd, info: StreamInfo): string {
+  return h.parts === undefined ? h.format : formatParts(h.parts, info, '');
+}
 
 /** Body chunks below this size are framed into one copied Buffer; larger ones go as three writes. */
 const SMALL_CHUNK = 4096;
@@ -122,6 +173,13 @@ export class HttpConnectionManager implements ReadFilter {
   #pipelinePaused = false;
   #peerEnded = false;
   #closed = false;
+  // stream_idle_timeout: one timer per connection, re-armed from the last activity.
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (performance.now() time). */
+  #idleFireAt = 0;
+  /** The current stream's idle timeout; 0 = none. */
+  #idleMs = 0;
+  #lastActivity = 0;
 
   constructor(shared: HcmShared) {
     this.#shared = shared;
@@ -176,6 +234,12 @@ export class HttpConnectionManager implements ReadFilter {
     if (endStream) {
       this.#peerEnded = true;
       const stream = this.#stream;
+      if (stream && !stream.requestDone && stream.tunnelRequest) {
+        // The client's FIN ends an upgrade request's payload: passed on as a half-close.
+        const r = this.#parser.finish();
+        if (!r.ok) this.#protocolError(r);
+        return FilterStatus.StopIteration;
+      }
       if (stream && !stream.requestDone) {
         // The client half-closed in the middle of a request: it cannot be completed.
         stream.resetByDownstream();
@@ -207,6 +271,44 @@ export class HttpConnectionManager implements ReadFilter {
     this.#maybeCloseAfterPeerEnd();
   }
 
+  /** @internal Activity on the current stream: stream_idle_timeout counts from the last one. */
+  touch(): void {
+    this.#lastActivity = performance.now();
+  }
+
+  /**
+   * @internal The current stream's idle timeout is `ms` from now (0: none). The timer is
+   * only re-created when it would fire too late; otherwise it re-checks when it fires.
+   */
+  armIdleTimer(ms: number): void {
+    this.#idleMs = ms;
+    if (ms <= 0 || this.#closed) return;
+    const now = performance.now();
+    this.#lastActivity = now;
+    const fireAt = now + ms;
+    if (this.#idleTimer !== undefined) {
+      if (this.#idleFireAt <= fireAt) return;
+      clearTimeout(this.#idleTimer);
+    }
+    this.#idleFireAt = fireAt;
+    this.#idleTimer = setTimeout(this.#onIdleTimer, ms);
+  }
+
+  #onIdleTimer = (): void => {
+    this.#idleTimer = undefined;
+    const stream = this.#stream;
+    const ms = this.#idleMs;
+    if (stream === undefined || ms <= 0 || this.#closed) return;
+    const now = performance.now();
+    const left = this.#lastActivity + ms - now;
+    if (left >= 1) {
+      this.#idleFireAt = now + left;
+      this.#idleTimer = setTimeout(this.#onIdleTimer, left);
+      return;
+    }
+    stream.onIdleTimeout();
+  };
+
   #maybeCloseAfterPeerEnd(): void {
     if (this.#peerEnded && this.#stream === undefined && !this.#pipelinePaused) this.close(CloseType.FlushWrite);
   }
@@ -236,6 +338,10 @@ export class HttpConnectionManager implements ReadFilter {
   #onEvent = (event: ConnectionEvent): void => {
     if (event === ConnectionEvent.Connected) return;
     this.#closed = true;
+    if (this.#idleTimer !== undefined) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
     const stats = this.#shared.stats;
     this.#stream?.resetByDownstream();
     this.#stream = undefined;
@@ -301,6 +407,17 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #backoffTimer: NodeJS.Timeout | undefined;
   /** This stream holds one unit of the cluster's max_retries budget. */
   #holdingRetry = false;
+  // --- upgrades ---
+  /** Every byte after this request's head is upgrade payload (Upgrade or CONNECT request). */
+  readonly tunnelRequest: boolean;
+  /** The upgrade was allowed: it holds downstream_cx_upgrades_active. */
+  #upgradeAllowed = false;
+  /** The upstream answered 101: raw bytes both ways until both sides have ended. */
+  #tunnel = false;
+  /** HTTP minor version of the status lines written (1 for a refused HTTP/1.0, as Envoy). */
+  #replyVersion: 0 | 1;
+  /** The request path as sent upstream (after prefix_rewrite). */
+  #upstreamPath = '';
 
   constructor(hcm: HttpConnectionManager, shared: HcmShared, down: ConnectionImpl, head: Http1RequestHead) {
     this.#hcm = hcm;
@@ -309,6 +426,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.#head = head;
     this.#headers = new HeaderList(head.headers);
     this.#closeAfter = !head.keepAlive;
+    this.tunnelRequest = head.bodyKind === 'tunnel';
+    this.#replyVersion = head.versionMinor;
     const info = newStreamInfo(down.remoteAddress, down.localAddress);
     info.protocol = head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
     info.requestHeader = (name) => this.#requestHeaderForLog(name);
@@ -337,15 +456,19 @@ class ActiveStream implements UpstreamStreamCallbacks {
   start(): void {
     const head = this.#head;
     const headers = this.#headers;
-    if (head.upgrade) {
-      // Upgrade / CONNECT need upgrade_configs, which Courier does not implement yet.
-      this.#localReply(403, '', undefined, true);
+    const options = this.#shared.options;
+    this.#hcm.armIdleTimer(options.streamIdleTimeoutMs);
+    if (head.versionMinor === 0 && !options.acceptHttp10) {
+      // Envoy's codec refuses HTTP/1.0 unless http_protocol_options.accept_http_10: a protocol
+      // error (low_version) answered "Upgrade Required" on an HTTP/1.1 status line, then close.
+      this.#shared.stats.downstream_cx_protocol_error.inc();
+      this.#replyVersion = 1;
+      this.#localReply(426, 'Upgrade Required', undefined, true);
       return;
     }
-    if (head.versionMinor === 0) {
-      // Envoy refuses HTTP/1.0 with 426 unless http_protocol_options.accept_http_10, which
-      // Courier does not implement yet.
-      this.#localReply(426, '', undefined, true);
+    if (head.upgrade && head.method === 'CONNECT') {
+      // CONNECT needs upgrade_configs CONNECT and connect_matcher, which Courier does not have yet.
+      this.#localReply(403, '', undefined, true);
       return;
     }
     this.#authority = headers.first('host') ?? '';
@@ -360,6 +483,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
       } catch {
         /* the parser accepted it; route it as sent */
       }
+    }
+    if (this.#authority === '' && head.versionMinor === 0 && options.defaultHostForHttp10 !== '') {
+      this.#authority = options.defaultHostForHttp10;
+      headers.set('host', this.#authority);
     }
     if (this.#authority === '') {
       // HTTP/1.1 requires Host (RFC 9112 §3.2); Envoy answers 400 (missing_host_header).
@@ -390,10 +517,23 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     this.#route = match;
     const action = match.action;
+    if (head.upgrade) {
+      if (!this.#isUpgradeAllowed(action)) {
+        // Envoy: 403 (upgrade_failed), and no further request on this connection.
+        stats.downstream_rq_ws_on_non_ws_route.inc();
+        this.#localReply(403, '', undefined, true);
+        return;
+      }
+      stats.downstream_cx_upgrades_total.inc();
+      stats.downstream_cx_upgrades_active.inc();
+      this.#upgradeAllowed = true;
+    }
+    if (action.kind === 'route' && action.idleTimeoutMs !== undefined) this.#hcm.armIdleTimer(action.idleTimeoutMs);
     if (action.kind === 'direct_response') {
       stats.rq_direct_response.inc();
       const extra = new HeaderList([]);
-      applyHeaderMutations(match.responseHeaderMutations, extra);
+      this.info.responseCode = action.status;
+      applyHeaderMutations(match.responseHeaderMutations, extra, expandHeaderValue, this.info);
       this.#localReply(action.status, action.body ?? '', extra.flat);
       return;
     }
@@ -413,11 +553,26 @@ class ActiveStream implements UpstreamStreamCallbacks {
       return;
     }
     this.#cluster = cluster;
+    this.#prepareUpstreamRequest(match);
     if (!this.#startTry()) return;
-    if (head.expectContinue) {
+    if (head.expectContinue && !head.upgrade) {
       // Envoy's default (proxy_100_continue false): answer 100 Continue here, strip Expect.
       this.#down.write(CONTINUE_100, false);
     }
+  }
+
+  /**
+   * Envoy's HttpConnectionManagerConfig::createUpgradeFilterChain: the route's upgrade_configs
+   * entry for the type decides when there is one (false refuses, true allows); otherwise the
+   * HCM's must list the type as enabled. Types match without case.
+   */
+  #isUpgradeAllowed(action: RouteAction): boolean {
+    const type = (this.#headers.first('upgrade') ?? '').toLowerCase();
+    if (action.kind === 'route') {
+      const onRoute = action.upgrades.get(type);
+      if (onRoute !== undefined) return onRoute;
+    }
+    return this.#shared.options.upgrades.get(type) === true;
   }
 
   /**
@@ -445,7 +600,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.#routeTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-timeout-ms')) ?? action.timeoutMs;
     this.#perTryTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-per-try-timeout-ms')) ?? policy.perTryTimeoutMs;
     for (const name of ROUTER_REQUEST_HEADERS) headers.remove(name);
-    if (retryOn.size > 0 && this.#retriesLeft > 0) this.#replay = [];
+    // An upgrade's payload is a stream, never replayed: upgrades are not retried.
+    if (retryOn.size > 0 && this.#retriesLeft > 0 && !this.tunnelRequest) this.#replay = [];
   }
 
   /** Starts one try (the first, or a retry with the buffered body). False if it ended the stream. */
@@ -458,20 +614,19 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (!host) {
       cluster.stats.upstream_cx_none_healthy.inc();
       this.info.responseFlags.add(ResponseFlag.NoHealthyUpstream);
-      this.#localReply(503, 'no healthy upstream');
+      this.#localReply(503, 'no healthy upstream', this.#attemptCountHeader());
       return false;
     }
     this.info.upstreamHost = host.address;
-    const upstream = this.#shared.pools.newStream(cluster, host, this.#head.method, this);
+    const upstream = this.#shared.pools.newStream(cluster, host, this.#head.method, this, this.#upgradeAllowed);
     if (!upstream) {
       this.info.responseFlags.add(ResponseFlag.UpstreamOverflow);
-      this.#localReply(503, RESET_PREFIX + 'overflow');
+      this.#localReply(503, RESET_PREFIX + 'overflow', this.#attemptCountHeader());
       return false;
     }
     this.#upstream = upstream;
     this.#upstreamReadDisabled = false;
-    this.#requestHead ??= this.#upstreamHead(match);
-    upstream.write(this.#requestHead);
+    upstream.write(this.#encodeRequestHead(match));
     if (this.requestDone) {
       // A retry: replay the whole buffered request.
       const body = Buffer.concat(this.#replay ?? []);
@@ -581,27 +736,49 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.#upstreamReset(504, 'upstream request timeout');
   };
 
-  /** The request head as sent upstream: hop-by-hop fields out, forwarding fields and rewrites in. */
-  #upstreamHead(match: RouteMatch): Buffer {
+  /**
+   * The request as it goes upstream, once per request (Envoy's finalizeRequestHeaders, before
+   * a host is chosen, so %UPSTREAM_REMOTE_ADDRESS% is '' in request headers as in Envoy):
+   * hop-by-hop fields out (an upgrade keeps Connection and Upgrade), forwarding fields,
+   * rewrites and header mutations in.
+   */
+  #prepareUpstreamRequest(match: RouteMatch): void {
     const head = this.#head;
     const headers = this.#headers;
-    for (const name of REQUEST_HOP_BY_HOP) headers.remove(name);
+    for (const name of head.upgrade ? UPGRADE_REQUEST_HOP_BY_HOP : REQUEST_HOP_BY_HOP) headers.remove(name);
     const xff = headers.get('x-forwarded-for');
     const ip = addressIp(this.#down.remoteAddress);
     headers.set('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`);
     if (match.hostRewrite !== undefined) headers.set('host', match.hostRewrite);
     const action = match.action;
-    const path = (action.kind === 'route' ? match.route.rewritePath(this.#path) : undefined) ?? this.#path;
-    applyHeaderMutations(match.requestHeaderMutations, headers);
+    this.#upstreamPath = (action.kind === 'route' ? match.route.rewritePath(this.#path) : undefined) ?? this.#path;
+    applyHeaderMutations(match.requestHeaderMutations, headers, expandHeaderValue, this.info);
     if (head.bodyKind === 'chunked') {
       headers.append('transfer-encoding', 'chunked');
       this.#chunkedUp = true;
     }
-    return encodeRequestHead(head.method, path, headers.flat, 1);
+  }
+
+  /**
+   * The encoded head for this try: built once, or once per try with the virtual host's
+   * include_request_attempt_count (x-envoy-attempt-count, 1 for the first try).
+   */
+  #encodeRequestHead(match: RouteMatch): Buffer {
+    if (match.virtualHost.includeAttemptCountInRequest) {
+      this.#headers.set('x-envoy-attempt-count', String(this.#attempt));
+      return encodeRequestHead(this.#head.method, this.#upstreamPath, this.#headers.flat, 1);
+    }
+    return (this.#requestHead ??= encodeRequestHead(this.#head.method, this.#upstreamPath, this.#headers.flat, 1));
+  }
+
+  /** include_attempt_count_in_response: the field for a router reply, once a try started. */
+  #attemptCountHeader(): string[] | undefined {
+    return this.#attempt > 0 && this.#route?.virtualHost.includeAttemptCountInResponse ? ['x-envoy-attempt-count', String(this.#attempt)] : undefined;
   }
 
   onRequestBody(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
+    this.#hcm.touch();
     if (this.#replay) {
       if (this.#replayBytes + chunk.length <= RETRY_BUFFER_LIMIT) {
         this.#replay.push(Buffer.from(chunk));
@@ -611,7 +788,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
       }
     }
     const up = this.#upstream;
-    if (!up || this.#responseDone) return; // a local reply was sent: the body is read and dropped
+    // After a local reply the body is read and dropped; a tunnel goes on after the upstream's FIN.
+    if (!up || (this.#responseDone && !this.#tunnel)) return;
     if (this.#chunkedUp) {
       if (chunk.length < SMALL_CHUNK) {
         up.write(encodeChunk(chunk));
@@ -629,7 +807,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.requestDone = true;
     this.#requestTrailers = trailers;
     const up = this.#upstream;
-    if (up && !this.#responseDone) {
+    if (up && this.#tunnel) {
+      up.endRequest(); // the client's FIN, passed on
+    } else if (up && !this.#responseDone) {
       if (this.#chunkedUp) up.write(encodeLastChunk(trailers));
       up.endRequest();
       // Envoy's route timeout runs from the end of the downstream request and bounds every try.
@@ -662,13 +842,28 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     if (this.#attempt > 1 && !this.info.responseFlags.has(ResponseFlag.UpstreamRetryLimitExceeded)) this.#counter('retry_success').inc();
     this.#responseStarted = true;
+    this.#hcm.touch();
     const req = this.#head;
     this.info.responseCode = head.statusCode;
     this.info.upstreamLocalAddress = this.#upstream?.upstreamLocalAddress;
     const headers = new HeaderList(head.headers);
     this.#responseHeaders = headers;
-    for (const name of RESPONSE_HOP_BY_HOP) headers.remove(name);
-    if (head.bodyKind === 'chunked' || head.bodyKind === 'until-close') {
+    // The pool passes a 101 only for an upgrade request it gave a dedicated connection.
+    const switching = head.upgrade && this.#upgradeAllowed;
+    if (switching) {
+      // Switching protocols: from the next byte on, raw both ways; no route timeout applies.
+      this.#tunnel = true;
+      if (this.#timer) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+      for (const name of UPGRADE_RESPONSE_HOP_BY_HOP) headers.remove(name);
+    } else {
+      for (const name of RESPONSE_HOP_BY_HOP) headers.remove(name);
+    }
+    if (switching) {
+      // No framing: what follows the head is the other protocol's.
+    } else if (head.bodyKind === 'chunked' || head.bodyKind === 'until-close') {
       headers.remove('transfer-encoding');
       if (req.versionMinor === 1) {
         headers.append('transfer-encoding', 'chunked');
@@ -679,17 +874,22 @@ class ActiveStream implements UpstreamStreamCallbacks {
     } else if (head.bodyKind === 'none' && !headers.has('content-length') && !statusHasNoBody(head.statusCode) && req.method !== 'HEAD') {
       headers.append('content-length', '0');
     }
-    if (this.#route) applyHeaderMutations(this.#route.responseHeaderMutations, headers);
+    const route = this.#route;
+    if (route) {
+      applyHeaderMutations(route.responseHeaderMutations, headers, expandHeaderValue, this.info);
+      if (route.virtualHost.includeAttemptCountInResponse) headers.set('x-envoy-attempt-count', String(this.#attempt));
+    }
     headers.set('server', SERVER_NAME);
     if (!headers.has('date')) headers.append('date', httpDate());
-    this.#appendConnectionHeader(headers);
+    if (!switching) this.#appendConnectionHeader(headers);
     // Coalesced with the body written in the same tick: one writev for head + small body.
-    this.#down.writeCoalesced(encodeResponseHead(head.statusCode, headers.flat, undefined, req.versionMinor));
+    this.#down.writeCoalesced(encodeResponseHead(head.statusCode, headers.flat, undefined, this.#replyVersion));
   }
 
   onResponseBody(chunk: Buffer): void {
     if (this.#responseDone) return;
     this.info.bytesSent += chunk.length;
+    this.#hcm.touch();
     const down = this.#down;
     if (!this.#chunkedDown) {
       down.writeCoalesced(chunk);
@@ -706,6 +906,12 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onResponseComplete(trailers: string[] | undefined): void {
     if (this.#responseDone) return;
+    if (this.#tunnel) {
+      // The upstream's FIN: passed on as a half-close; the client may still be sending.
+      this.#down.write(EMPTY, true);
+      this.#endResponse();
+      return;
+    }
     if (this.#chunkedDown) this.#down.writeCoalesced(encodeLastChunk(trailers));
     // Answered before the whole request was sent: that upstream connection cannot be reused
     // (reset closes it); the rest of the request body is read and dropped.
@@ -716,6 +922,12 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onReset(reason: UpstreamResetReason, details: string): void {
     this.#upstream = undefined;
+    if (this.#tunnel && !this.#finished) {
+      // A tunnel's upstream closed without a FIN, or failed: close the client too.
+      this.info.responseFlags.add(ResponseFlag.UpstreamConnectionTermination);
+      this.#upstreamReset(503, '', details);
+      return;
+    }
     if (this.#responseDone) return;
     this.#clearPerTryTimer();
     if (!this.#responseStarted && this.#maybeRetry(this.#wantsRetryOnReset(reason))) return;
@@ -776,7 +988,33 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     // The rest of an unsent request body is read and dropped; if the client stops sending it,
     // the connection must close rather than wait.
-    this.#localReply(status, body, undefined, !this.requestDone);
+    this.#localReply(status, body, this.#attemptCountHeader(), !this.requestDone);
+  }
+
+  /** stream_idle_timeout (or the route's idle_timeout) passed without activity: Envoy's onIdleTimeout. */
+  onIdleTimeout(): void {
+    if (this.#finished) return;
+    this.#shared.stats.downstream_rq_idle_timeout.inc();
+    this.info.responseFlags.add(ResponseFlag.StreamIdleTimeout);
+    const up = this.#upstream;
+    this.#upstream = undefined;
+    up?.reset();
+    if (this.#responseStarted || this.#responseDone) {
+      // Too late for a reply: an HTTP/1 stream is reset by closing its connection.
+      const flush = this.#responseDone && !this.#tunnel;
+      this.#responseDone = true;
+      this.#hcm.close(flush ? CloseType.FlushWrite : CloseType.NoFlush);
+      this.#finish();
+      return;
+    }
+    // Envoy's maybeRequestTimeoutCode: 504 once the request was read whole, else 408; an
+    // unfinished request is given up (the connection closes after the reply).
+    const unfinished = !this.requestDone;
+    this.#localReply(unfinished ? 408 : 504, 'stream timeout', undefined, unfinished);
+    if (unfinished && !this.#finished) {
+      this.requestDone = true;
+      this.#maybeFinish();
+    }
   }
 
   /** A request whose body failed to parse midway. */
@@ -813,7 +1051,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     headers.set('date', httpDate());
     headers.set('server', SERVER_NAME);
     this.#responseHeaders = headers;
-    if (this.#head.versionMinor === 0 && !this.#closeAfter) headers.append('connection', 'keep-alive');
+    if (this.#replyVersion === 0 && !this.#closeAfter) headers.append('connection', 'keep-alive');
     this.info.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     this.#down.write(
       encodeLocalReply({
@@ -822,7 +1060,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
         headers: headers.flat,
         close: this.#closeAfter,
         headRequest: this.#head.method === 'HEAD',
-        versionMinor: this.#head.versionMinor,
+        versionMinor: this.#replyVersion,
       }),
       false,
     );
@@ -831,6 +1069,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   #endResponse(): void {
     this.#responseDone = true;
+    // An upgrade request that was not switched: what follows its head is not HTTP, so the
+    // stream ends with its response and the connection closes (#closeAfter is already set).
+    if (this.tunnelRequest && !this.#tunnel) this.requestDone = true;
     this.#clearRetryTimers();
     this.#releaseRetryBudget();
     if (this.#timer) {
@@ -855,10 +1096,17 @@ class ActiveStream implements UpstreamStreamCallbacks {
       this.#downstreamReadDisabled = false;
       this.#down.readDisable(false);
     }
-    // An upstream stream still open here was abandoned midway (its request unfinished).
-    this.#upstream?.reset();
+    // An upstream stream still open here was abandoned midway (its request unfinished), or is
+    // a tunnel that ended both ways (closed once its last bytes are written).
+    const up = this.#upstream;
     this.#upstream = undefined;
+    if (up && this.#tunnel && this.requestDone && this.#responseDone) up.closeTunnel();
+    else up?.reset();
     const stats = this.#shared.stats;
+    if (this.#upgradeAllowed) {
+      this.#upgradeAllowed = false;
+      stats.downstream_cx_upgrades_active.dec();
+    }
     const info = this.info;
     info.endMonoMs = performance.now();
     stats.downstream_rq_active.dec();

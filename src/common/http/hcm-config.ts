@@ -15,17 +15,37 @@ export type HcmRoutesConfig =
   | { kind: 'static'; config: RouteConfig }
   | { kind: 'rds'; key: string; name: string };
 
+/** One HttpConnectionManager.UpgradeConfig: an upgrade type (lower-cased) and whether it is on. */
+export interface HcmUpgradeConfig {
+  type: string;
+  enabled: boolean;
+}
+
 export interface HcmConfig {
   statPrefix: string;
   routes: HcmRoutesConfig;
   accessLogs: AccessLogConfig[];
+  /** upgrade_configs, in order; an upgrade type not listed is refused unless a route enables it. */
+  upgrades: HcmUpgradeConfig[];
+  /** http_protocol_options.accept_http_10 (Envoy's default false: HTTP/1.0 gets 426). */
+  acceptHttp10: boolean;
+  /** http_protocol_options.default_host_for_http_10; '' = none (a 1.0 request without Host gets 400). */
+  defaultHostForHttp10: string;
+  /** stream_idle_timeout in ms (Envoy's default 5 minutes); 0 disables it. */
+  streamIdleTimeoutMs: number;
 }
+
+/** Envoy's default stream_idle_timeout. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
 
 export interface HcmStats {
   readonly downstream_cx_total: Counter;
   readonly downstream_cx_active: Gauge;
   readonly downstream_cx_http1_total: Counter;
   readonly downstream_cx_http1_active: Gauge;
+  /** Upgrades allowed by the config (counted when allowed, as Envoy does, whatever upstream answers). */
+  readonly downstream_cx_upgrades_total: Counter;
+  readonly downstream_cx_upgrades_active: Gauge;
   readonly downstream_cx_protocol_error: Counter;
   readonly downstream_cx_destroy: Counter;
   readonly downstream_cx_rx_bytes_total: Counter;
@@ -36,6 +56,10 @@ export interface HcmStats {
   readonly downstream_rq_completed: Counter;
   readonly downstream_rq_time: Histogram;
   readonly downstream_rq_timeout: Counter;
+  /** stream_idle_timeout fired. */
+  readonly downstream_rq_idle_timeout: Counter;
+  /** An upgrade request refused (403) because neither the HCM nor the route enables its type. */
+  readonly downstream_rq_ws_on_non_ws_route: Counter;
   readonly no_route: Counter;
   readonly no_cluster: Counter;
   readonly rq_direct_response: Counter;
@@ -52,6 +76,8 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_cx_active: scope.gauge('downstream_cx_active'),
     downstream_cx_http1_total: c('downstream_cx_http1_total'),
     downstream_cx_http1_active: scope.gauge('downstream_cx_http1_active'),
+    downstream_cx_upgrades_total: c('downstream_cx_upgrades_total'),
+    downstream_cx_upgrades_active: scope.gauge('downstream_cx_upgrades_active'),
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_destroy: c('downstream_cx_destroy'),
     downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
@@ -62,6 +88,8 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_rq_completed: c('downstream_rq_completed'),
     downstream_rq_time: scope.histogram('downstream_rq_time', 'milliseconds'),
     downstream_rq_timeout: c('downstream_rq_timeout'),
+    downstream_rq_idle_timeout: c('downstream_rq_idle_timeout'),
+    downstream_rq_ws_on_non_ws_route: c('downstream_rq_ws_on_non_ws_route'),
     no_route: c('no_route'),
     no_cluster: c('no_cluster'),
     rq_direct_response: c('rq_direct_response'),

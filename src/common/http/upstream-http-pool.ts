@@ -10,6 +10,12 @@
  *                  │ no                                      │ complete + keep-alive → idle list
  *                  └→ TcpConnPool.newConnection (writes queued until connected)
  *
+ * Upgrades (websocket): an upgrade request gets a dedicated connection, never pooled. If the
+ * upstream answers 101, the connection becomes a tunnel: response bytes go to onResponseBody
+ * raw, the upstream's FIN is onResponseComplete, request bytes still flow after it, endRequest()
+ * half-closes the upstream, and the owner ends it with closeTunnel() once both ways are done.
+ * Any other answer to an upgrade request leaves the connection unusable: it is closed after.
+ *
  * Failures are reported once per stream through onReset: overflow (circuit breaker
  * max_requests), connection_failure (the connect failed), connection_termination (the
  * connection closed or reset mid-exchange), protocol_error (the upstream's response did not
@@ -58,6 +64,11 @@ export class UpstreamHttpStream {
   #ended = false;
   /** The caller has written the whole request. */
   requestComplete = false;
+  /**
+   * The upstream answered 101 to this upgrade request: bytes flow both ways raw; writes and
+   * watermarks keep working after the response "completed" (the upstream's FIN).
+   */
+  tunnel = false;
 
   constructor(pools: UpstreamHttpPools, cluster: ThreadLocalCluster, tcpPool: TcpConnPool, cb: UpstreamStreamCallbacks) {
     this.#pools = pools;
@@ -82,15 +93,24 @@ export class UpstreamHttpStream {
     return this.#conn?.localAddress;
   }
 
-  /** Request bytes, already framed by the caller (head, chunk framing). */
+  /** Request bytes, already framed by the caller (head, chunk framing), or tunnel bytes. */
   write(data: Buffer): void {
-    if (!this.#ended) this.#conn?.write(data);
+    if (!this.#ended || this.tunnel) this.#conn?.write(data);
   }
 
-  /** The request's last bytes have been written; the connection may be reused after the response. */
+  /**
+   * The request's last bytes have been written; the connection may be reused after the
+   * response. On a dedicated (upgrade) connection: half-closes the upstream instead.
+   */
   endRequest(): void {
     this.requestComplete = true;
     this.#conn?.maybeRelease();
+  }
+
+  /** A tunnel finished both ways: close the upstream once what is queued is written. */
+  closeTunnel(): void {
+    if (!this.#ended) this.#finish('rq_success');
+    this.#conn?.closeGracefully();
   }
 
   /** Stop (true) or resume (false) reading the response: downstream backpressure. */
@@ -112,7 +132,8 @@ export class UpstreamHttpStream {
   /** The caller gives up (downstream reset): the connection cannot be reused, it is closed. */
   reset(): void {
     // Also after a complete response whose request was not fully sent: the connection still
-    // holds this stream and cannot be reused.
+    // holds this stream and cannot be reused. The caller asked: no onReset follows.
+    this.tunnel = false;
     if (!this.#ended) this.#finish(undefined);
     this.#conn?.abandon();
   }
@@ -143,19 +164,20 @@ export class UpstreamHttpStream {
 
   /** @internal */
   failed(reason: UpstreamResetReason, details: string): void {
-    if (this.#ended) return;
-    this.#finish('rq_error');
+    if (this.#ended && !this.tunnel) return;
+    if (!this.#ended) this.#finish('rq_error');
+    this.tunnel = false; // once
     this.#cb.onReset(reason, details);
   }
 
   /** @internal */
   aboveHigh(): void {
-    if (!this.#ended) this.#cb.onAboveWriteBufferHighWatermark();
+    if (!this.#ended || this.tunnel) this.#cb.onAboveWriteBufferHighWatermark();
   }
 
   /** @internal */
   belowLow(): void {
-    if (!this.#ended) this.#cb.onBelowWriteBufferLowWatermark();
+    if (!this.#ended || this.tunnel) this.#cb.onBelowWriteBufferLowWatermark();
   }
 
   get ended(): boolean {
@@ -173,12 +195,20 @@ export class UpstreamHttpStream {
 
 type ConnState = 'connecting' | 'busy' | 'idle' | 'closed';
 
+const EMPTY = Buffer.alloc(0);
+
 /** One upstream HTTP/1.1 connection. */
 class UpstreamHttpConnection implements TcpPoolCallbacks {
   state: ConnState = 'connecting';
   #conn: ConnectionImpl | undefined;
   #stream: UpstreamHttpStream | undefined;
   readonly #hostPool: HostHttpPool;
+  /** For one upgrade request: never idle, never reused. */
+  readonly #dedicated: boolean;
+  /** A 101 arrived: raw bytes both ways from here on. */
+  #tunnel = false;
+  /** Our side was half-closed (endRequest on a dedicated connection); queued until connected. */
+  #writeEnded = false;
   #queued: Buffer[] = [];
   #queuedBytes = 0;
   #queuedAboveHigh = false;
@@ -195,6 +225,16 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
       if (this.#interim) return;
       this.#statusCode = head.statusCode;
       this.#keepAlive = head.keepAlive;
+      if (head.upgrade) {
+        // A 101 is only meaningful on the connection of an upgrade request; anywhere else the
+        // bytes after it are not HTTP this pool can frame.
+        if (!this.#dedicated) {
+          this.#close('protocol_error', 'upstream switched protocols on a request that did not ask to upgrade');
+          return;
+        }
+        this.#tunnel = true;
+        if (this.#stream) this.#stream.tunnel = true;
+      }
       this.#stream?.head(head);
     },
     onBody: (chunk) => this.#stream?.body(chunk),
@@ -210,8 +250,9 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
     },
   });
 
-  constructor(hostPool: HostHttpPool, tcpPool: TcpConnPool) {
+  constructor(hostPool: HostHttpPool, tcpPool: TcpConnPool, dedicated = false) {
     this.#hostPool = hostPool;
+    this.#dedicated = dedicated;
     tcpPool.newConnection(this, { asStream: false });
   }
 
@@ -269,6 +310,7 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
     this.#queued = [];
     this.#queuedBytes = 0;
     for (const q of queued) conn.writeCoalesced(q);
+    if (this.#writeEnded) conn.write(EMPTY, true);
     if (this.#queuedAboveHigh) {
       this.#queuedAboveHigh = false;
       if (conn.writeBufferedBytes < conn.bufferLimit) this.#stream?.belowLow();
@@ -291,9 +333,11 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
       this.#deliverCompletion();
     }
     if (endStream) {
-      // A response delimited by the connection's end completes here.
+      // A response delimited by the connection's end completes here (a tunnel's too).
       const r = this.#parser.finish();
       if (r.ok) this.#deliverCompletion();
+      // A tunnel's other direction may still be sending: its owner closes it (closeTunnel).
+      if (this.#tunnel && this.state !== 'closed') return;
       this.#close('connection_termination', 'upstream closed the connection');
     }
   };
@@ -310,6 +354,19 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
 
   /** Goes back to the idle list once both directions of the exchange are done. */
   maybeRelease(): void {
+    if (this.#dedicated) {
+      // Never pooled. Answered without a 101, the connection has nothing more to carry; in a
+      // tunnel (or while waiting for the answer) the request's end is a FIN to the upstream.
+      const stream = this.#stream;
+      if (!stream || this.state === 'closed') return;
+      if (stream.ended && !this.#tunnel) {
+        this.#close('connection_termination', 'upgrade request answered without switching protocols');
+      } else if (stream.requestComplete && !this.#writeEnded) {
+        this.#writeEnded = true;
+        this.#conn?.write(EMPTY, true);
+      }
+      return;
+    }
     const stream = this.#stream;
     if (!stream || this.state !== 'busy' || !stream.ended || !stream.requestComplete) return;
     this.#stream = undefined;
@@ -325,6 +382,16 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
   /** The exchange was abandoned midway: the connection's framing is unknown, close it. */
   abandon(): void {
     this.#close('connection_termination', 'abandoned');
+  }
+
+  /** Closes after what is queued is written, without telling the stream (it ended the exchange). */
+  closeGracefully(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.attach(undefined);
+    this.#conn?.close(CloseType.FlushWrite);
   }
 
   #onEvent = (event: ConnectionEvent): void => {
@@ -389,9 +456,15 @@ export class UpstreamHttpPools {
   /**
    * Starts a request to `host` of `cluster`. Returns undefined after calling nothing when the
    * circuit breaker refuses (the caller answers 503 UO); otherwise the stream, whose callbacks
-   * run later.
+   * run later. `upgrade`: the request asks to switch protocols; it gets a dedicated connection.
    */
-  newStream(cluster: ThreadLocalCluster, host: HostDescription, method: string, cb: UpstreamStreamCallbacks): UpstreamHttpStream | undefined {
+  newStream(
+    cluster: ThreadLocalCluster,
+    host: HostDescription,
+    method: string,
+    cb: UpstreamStreamCallbacks,
+    upgrade = false,
+  ): UpstreamHttpStream | undefined {
     if (!cluster.requestBudget.canCreate()) {
       cluster.stats.upstream_rq_pending_overflow.inc();
       return undefined;
@@ -400,7 +473,9 @@ export class UpstreamHttpPools {
     let pool = this.#pools.get(tcpPool);
     if (!pool) this.#pools.set(tcpPool, (pool = new HostHttpPool(tcpPool)));
     const stream = new UpstreamHttpStream(this, cluster, tcpPool, cb);
-    const conn = pool.acquire();
+    // An upgrade request gets a connection of its own (Envoy: an upgraded HTTP/1 connection is
+    // never returned to the pool).
+    const conn = upgrade ? new UpstreamHttpConnection(pool, tcpPool, true) : pool.acquire();
     if (conn.state === 'idle') conn.state = 'busy';
     conn.assign(stream, method);
     return stream;

@@ -17,7 +17,8 @@
  *   APPEND_IF_EXISTS_OR_ADD / OVERWRITE_IF_EXISTS_OR_ADD; `append` with a non-default
  *   append_action is an error; ':'-prefixed and host headers may be neither added nor removed;
  *   header names are lower-cased. Values keep their substitution-format text (`%%` escapes,
- *   `%OPERATOR%` commands): it is syntax-checked here and expanded by the caller;
+ *   `%OPERATOR%` commands): it is checked here against the access log formatter's operators
+ *   and compiled once per worker by route-table.ts;
  * - direct_response bodies (inline_string, inline_bytes, filename, environment_variable) are
  *   read here and limited to max_direct_response_body_size_bytes (default 4096).
  *
@@ -34,6 +35,7 @@ import type { ProblemSink } from '../../api/network-filter.js';
 import { list, obj, rejectUnsupported, type Obj } from '../../config/plain-reader.js';
 import { parseRegexMatcher, parseStringMatcher, trackProblems, type StringMatcherConfig } from '../matchers/string-matcher.js';
 import { parseHeaderMatcher, type HeaderMatcherConfig } from '../matchers/header-matcher.js';
+import { AccessLogFormatError, compileFormat } from '../access-log/substitution-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Plain data.
@@ -152,6 +154,14 @@ export interface ForwardActionConfig {
   retryPolicy: RetryPolicyConfig | undefined;
   prefixRewrite: string | undefined;
   hostRewriteLiteral: string | undefined;
+  /**
+   * RouteAction.upgrade_configs: upgrade type (lower-cased) → enabled. A type listed here
+   * overrides the HCM's upgrade_configs for this route (false refuses it, true allows it even
+   * when the HCM does not list it).
+   */
+  upgrades: Array<{ type: string; enabled: boolean }>;
+  /** RouteAction.idle_timeout in ms, replacing the HCM's stream_idle_timeout (0 disables); undefined = unset. */
+  idleTimeoutMs: number | undefined;
 }
 
 export interface DirectResponseActionConfig {
@@ -193,6 +203,10 @@ export interface VirtualHostConfig {
   requestHeaders: HeaderMutationsConfig;
   responseHeaders: HeaderMutationsConfig;
   retryPolicy: RetryPolicyConfig | undefined;
+  /** include_request_attempt_count: x-envoy-attempt-count on each upstream try. */
+  includeRequestAttemptCount: boolean;
+  /** include_attempt_count_in_response: x-envoy-attempt-count on the downstream response. */
+  includeAttemptCountInResponse: boolean;
 }
 
 export interface RouteConfig {
@@ -318,6 +332,8 @@ const VIRTUAL_HOST_FIELDS = [
   'response_headers_to_remove',
   'retry_policy',
   'require_tls',
+  'include_request_attempt_count',
+  'include_attempt_count_in_response',
 ];
 
 function parseVirtualHost(proto: unknown, problems: ProblemSink, ctx: ParseContext): VirtualHostConfig | undefined {
@@ -356,6 +372,8 @@ function parseVirtualHost(proto: unknown, problems: ProblemSink, ctx: ParseConte
     requestHeaders: parseHeaderMutations(vh, 'request', problems),
     responseHeaders: parseHeaderMutations(vh, 'response', problems),
     retryPolicy,
+    includeRequestAttemptCount: vh['include_request_attempt_count'] === true,
+    includeAttemptCountInResponse: vh['include_attempt_count_in_response'] === true,
   };
 }
 
@@ -501,6 +519,8 @@ const ROUTE_ACTION_FIELDS = [
   'host_rewrite_literal',
   'timeout',
   'retry_policy',
+  'upgrade_configs',
+  'idle_timeout',
 ];
 
 const CLUSTER_NOT_FOUND_CODES: Record<string, number> = {
@@ -548,6 +568,8 @@ function parseRouteAction(a: Obj, problems: ProblemSink): ForwardActionConfig | 
 
   const prefixRewrite = optionalHeaderValue(a, 'prefix_rewrite', problems);
   const hostRewriteLiteral = optionalHeaderValue(a, 'host_rewrite_literal', problems);
+  const upgrades = parseRouteUpgradeConfigs(a, problems);
+  const idleTimeoutMs = a['idle_timeout'] === undefined ? undefined : durationField(a, 'idle_timeout', 0, problems);
   if (!cluster || clusterNotFoundResponseCode === undefined || timeoutMs === undefined) return undefined;
   if (a['retry_policy'] !== undefined && !retryPolicy) return undefined;
   return {
@@ -558,7 +580,38 @@ function parseRouteAction(a: Obj, problems: ProblemSink): ForwardActionConfig | 
     retryPolicy,
     prefixRewrite,
     hostRewriteLiteral,
+    upgrades,
+    idleTimeoutMs,
   };
+}
+
+/**
+ * RouteAction.upgrade_configs: each upgrade type once (Envoy: "Duplicate upgrade"), matched
+ * without case; connect_config (CONNECT termination) is refused until Courier has CONNECT.
+ */
+function parseRouteUpgradeConfigs(a: Obj, problems: ProblemSink): Array<{ type: string; enabled: boolean }> {
+  const out: Array<{ type: string; enabled: boolean }> = [];
+  list(a['upgrade_configs']).forEach((u, i) => {
+    const up = problems.at(`upgrade_configs[${i}]`);
+    const o = obj(u) ?? {};
+    rejectUnsupported(o, ['upgrade_type', 'enabled'], 'RouteAction.UpgradeConfig', up);
+    const raw = typeof o['upgrade_type'] === 'string' ? o['upgrade_type'] : '';
+    const type = raw.toLowerCase();
+    if (type === '') {
+      up.add('upgrade_type', 'a non-empty upgrade_type is required');
+      return;
+    }
+    if (type === 'connect') {
+      up.add('upgrade_type', 'CONNECT is not supported by Courier yet (only Upgrade-header upgrades such as websocket)');
+      return;
+    }
+    if (out.some((x) => x.type === type)) {
+      up.add('upgrade_type', `Duplicate upgrade ${raw}`);
+      return;
+    }
+    out.push({ type, enabled: o['enabled'] !== false });
+  });
+  return out;
 }
 
 const UINT32_MAX = 0xffffffff;
@@ -900,6 +953,16 @@ function parseHeaderValueOptionInner(proto: unknown, problems: ProblemSink): Hea
   if ('error' in parsedFormat) {
     problems.add('header.value', parsedFormat.error);
     return undefined;
+  }
+  if (parsedFormat.operators.length > 0) {
+    // The worker expands values with the access log formatter (route-table.ts compiles them
+    // once); an operator it does not know is refused here, at config time.
+    try {
+      compileFormat(value);
+    } catch (e) {
+      problems.add('header.value', `invalid header value format ${JSON.stringify(value)}: ${e instanceof AccessLogFormatError ? e.detail : String(e)}`);
+      return undefined;
+    }
   }
   let appendAction: HeaderAppendAction = 'APPEND_IF_EXISTS_OR_ADD';
   const action = o['append_action'];

@@ -53,6 +53,7 @@
 import { Buffer } from 'node:buffer';
 import { compileRe2, compileStringMatcher, type StringMatcher } from '../matchers/string-matcher.js';
 import { compileHeaderMatcher, type HeaderMatcher } from '../matchers/header-matcher.js';
+import { compileFormat, foldParts, type FormatPart } from '../access-log/substitution-format.js';
 import {
   DEFAULT_RETRY_BASE_INTERVAL_MS,
   type HeaderAppendAction,
@@ -94,6 +95,11 @@ export interface HeaderToAdd {
   readonly format: string;
   /** The value when `format` has no operators; undefined when it must be expanded. */
   readonly literal: string | undefined;
+  /**
+   * `format` compiled by the access log formatter (operators that never have a value folded
+   * to ''), once per table; undefined for literals. Expand with formatParts(parts, info, '').
+   */
+  readonly parts: readonly FormatPart[] | undefined;
   readonly appendAction: HeaderAppendAction;
   readonly keepEmptyValue: boolean;
 }
@@ -151,6 +157,10 @@ export interface ForwardAction {
   readonly retryPolicy: RetryPolicy;
   readonly prefixRewrite: string | undefined;
   readonly hostRewriteLiteral: string | undefined;
+  /** RouteAction.upgrade_configs: lower-case upgrade type → enabled (overrides the HCM's). */
+  readonly upgrades: ReadonlyMap<string, boolean>;
+  /** RouteAction.idle_timeout in ms (0 disables); undefined: the HCM's stream_idle_timeout. */
+  readonly idleTimeoutMs: number | undefined;
 }
 
 export interface DirectResponseAction {
@@ -219,10 +229,20 @@ const EMPTY_MUTATIONS: HeaderMutations = Object.freeze({ add: Object.freeze([]),
 function compileMutations(c: HeaderMutationsConfig): HeaderMutations {
   if (c.add.length === 0 && c.remove.length === 0) return EMPTY_MUTATIONS;
   return Object.freeze({
-    add: Object.freeze(c.add.map((a) => Object.freeze({ ...a }))),
+    add: Object.freeze(
+      c.add.map((a) =>
+        Object.freeze({
+          ...a,
+          // Checked on main (route-config.ts); Envoy's header formatter omits empty values.
+          parts: a.literal === undefined ? Object.freeze(foldParts(compileFormat(a.format), '')) : undefined,
+        }),
+      ),
+    ),
     remove: Object.freeze([...c.remove]),
   });
 }
+
+const NO_UPGRADES: ReadonlyMap<string, boolean> = new Map();
 
 function isEmptyMutations(m: HeaderMutations): boolean {
   return m.add.length === 0 && m.remove.length === 0;
@@ -775,6 +795,8 @@ function compileAction(c: RouteActionConfig, vh: VirtualHostConfig): RouteAction
         retryPolicy: policy ? compileRetryPolicy(policy) : DEFAULT_RETRY_POLICY,
         prefixRewrite: c.prefixRewrite,
         hostRewriteLiteral: c.hostRewriteLiteral,
+        upgrades: c.upgrades.length === 0 ? NO_UPGRADES : new Map(c.upgrades.map((u) => [u.type, u.enabled])),
+        idleTimeoutMs: c.idleTimeoutMs,
       });
     }
     case 'direct_response':
@@ -801,6 +823,10 @@ export class VirtualHost {
   readonly routes: readonly RouteEntry[];
   readonly requestHeaders: HeaderMutations;
   readonly responseHeaders: HeaderMutations;
+  /** include_request_attempt_count: x-envoy-attempt-count on every upstream try. */
+  readonly includeAttemptCountInRequest: boolean;
+  /** include_attempt_count_in_response: x-envoy-attempt-count on the response. */
+  readonly includeAttemptCountInResponse: boolean;
 
   private readonly exact = new Map<string, number[]>();
   private readonly exactFolded = new Map<string, number[]>();
@@ -823,6 +849,8 @@ export class VirtualHost {
     this.domains = Object.freeze([...config.domains]);
     this.requestHeaders = compileMutations(config.requestHeaders);
     this.responseHeaders = compileMutations(config.responseHeaders);
+    this.includeAttemptCountInRequest = config.includeRequestAttemptCount;
+    this.includeAttemptCountInResponse = config.includeAttemptCountInResponse;
     const routes = config.routes.map((r, i) => new RouteEntry(this, r, i, config, table));
     this.routes = Object.freeze(routes);
     for (const route of routes) {
@@ -1047,15 +1075,17 @@ export interface MutableHeaders {
 
 /**
  * Applies header mutations in order, each level as Envoy's HeaderParser::evaluateHeaders does:
- * removals first; then every value is computed (`expand` turns a format with operators into
- * its value; without it the format is used as written), against the headers as they are
- * after the removals; then OVERWRITE_* values are set, then APPEND/ADD_IF_ABSENT values added.
- * Empty values are skipped unless keep_empty_value.
+ * removals first; then every value is computed (`expand(header, ctx)` turns a format with
+ * operators into its value; without it the format is used as written), against the headers
+ * as they are after the removals; then OVERWRITE_* values are set, then APPEND/ADD_IF_ABSENT
+ * values added. Empty values are skipped unless keep_empty_value. `expand` is a plain
+ * function and `ctx` its argument (the stream), so callers need no closure per request.
  */
-export function applyHeaderMutations(
+export function applyHeaderMutations<C>(
   mutations: readonly HeaderMutations[],
   headers: MutableHeaders,
-  expand?: (header: HeaderToAdd) => string,
+  expand?: (header: HeaderToAdd, ctx: C) => string,
+  ctx?: C,
 ): void {
   for (const m of mutations) {
     for (const name of m.remove) headers.remove(name);
@@ -1063,7 +1093,7 @@ export function applyHeaderMutations(
     const toSet: Array<[string, string]> = [];
     const toAdd: Array<[string, string]> = [];
     for (const h of m.add) {
-      const value = h.literal ?? (expand ? expand(h) : h.format);
+      const value = h.literal ?? (expand ? expand(h, ctx as C) : h.format);
       if (value === '' && !h.keepEmptyValue) continue;
       switch (h.appendAction) {
         case 'APPEND_IF_EXISTS_OR_ADD':

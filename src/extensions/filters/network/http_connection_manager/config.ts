@@ -10,17 +10,32 @@
 import type { AccessLogConfig } from '../../../../common/access-log/access-log-config.js';
 import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink, WorkerFilterContext } from '../../../../api/network-filter.js';
 import { HttpConnectionManager, type HcmShared } from '../../../../common/http/connection-manager.js';
-import { createHcmStats, type HcmConfig } from '../../../../common/http/hcm-config.js';
+import {
+  createHcmStats,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  type HcmConfig,
+  type HcmUpgradeConfig,
+} from '../../../../common/http/hcm-config.js';
 import { UpstreamHttpPools } from '../../../../common/http/upstream-http-pool.js';
 import { parseRouteConfiguration, referencedClusters } from '../../../../common/router/route-config.js';
 import { RouteTable } from '../../../../common/router/route-table.js';
-import { list, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
+import { bool, durationMs, list, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
 
 export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 const ROUTER_FILTER = 'envoy.filters.http.router';
 const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
 
-const SUPPORTED = ['stat_prefix', 'codec_type', 'route_config', 'rds', 'http_filters', 'access_log'];
+const SUPPORTED = [
+  'stat_prefix',
+  'codec_type',
+  'route_config',
+  'rds',
+  'http_filters',
+  'access_log',
+  'upgrade_configs',
+  'http_protocol_options',
+  'stream_idle_timeout',
+];
 const NOT_YET: Record<string, string> = {
   scoped_routes: 'scoped_routes is not supported by Courier yet; use an inline route_config',
 };
@@ -52,6 +67,19 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
     }
   });
   const statPrefix = str(p, 'stat_prefix');
+  const upgrades = parseUpgradeConfigs(p, problems);
+  const h1 = obj(p['http_protocol_options']) ?? {};
+  rejectUnsupported(h1, ['accept_http_10', 'default_host_for_http_10'], 'Http1ProtocolOptions', problems.at('http_protocol_options'));
+  const acceptHttp10 = bool(h1, 'accept_http_10', false);
+  const defaultHostForHttp10 = str(h1, 'default_host_for_http_10');
+  if (/[\0\r\n]/.test(defaultHostForHttp10)) problems.add('http_protocol_options.default_host_for_http_10', 'must not contain NUL, CR or LF');
+  const base = {
+    statPrefix,
+    upgrades,
+    acceptHttp10,
+    defaultHostForHttp10,
+    streamIdleTimeoutMs: durationMs(p, 'stream_idle_timeout', DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+  };
   const accessLogs: AccessLogConfig[] = [];
   list(p['access_log']).forEach((a, i) => {
     const parsed = ctx.parseAccessLog(obj(a) ?? {}, problems.at(`access_log[${i}]`)) as AccessLogConfig | undefined;
@@ -68,7 +96,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
       return undefined;
     }
     const key = ctx.registerRds(source, name, statPrefix, rp.at('config_source'));
-    return key === undefined ? undefined : { statPrefix, routes: { kind: 'rds', key, name }, accessLogs };
+    return key === undefined ? undefined : { ...base, routes: { kind: 'rds', key, name }, accessLogs };
   }
   const rawRoutes = obj(p['route_config']);
   if (!rawRoutes) {
@@ -84,7 +112,39 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
       if (!ctx.clusterNames.has(name)) rp.add('virtual_hosts', `route references unknown cluster '${name}' (set validate_clusters: false to allow it)`);
     }
   }
-  return { statPrefix, routes: { kind: 'static', config: routeConfig }, accessLogs };
+  return { ...base, routes: { kind: 'static', config: routeConfig }, accessLogs };
+}
+
+/**
+ * upgrade_configs (HttpConnectionManager.UpgradeConfig): upgrade types are matched without
+ * case; a type given twice is an error, as in Envoy. Custom upgrade filter chains and CONNECT
+ * are refused until Courier implements them.
+ */
+function parseUpgradeConfigs(p: Obj, problems: ProblemSink): HcmUpgradeConfig[] {
+  const out: HcmUpgradeConfig[] = [];
+  list(p['upgrade_configs']).forEach((u, i) => {
+    const up = problems.at(`upgrade_configs[${i}]`);
+    const o = obj(u) ?? {};
+    rejectUnsupported(o, ['upgrade_type', 'enabled', 'filters'], 'UpgradeConfig', up);
+    if (list(o['filters']).length > 0) {
+      up.add('filters', 'UpgradeConfig.filters is not supported by Courier yet (upgrades use the HCM filter chain, the router)');
+    }
+    const type = str(o, 'upgrade_type').toLowerCase();
+    if (type === '') {
+      up.add('upgrade_type', 'a non-empty upgrade_type is required');
+      return;
+    }
+    if (type === 'connect') {
+      up.add('upgrade_type', 'CONNECT is not supported by Courier yet (only Upgrade-header upgrades such as websocket)');
+      return;
+    }
+    if (out.some((x) => x.type === type)) {
+      up.add('upgrade_type', `Error: multiple upgrade configs with the same name: '${str(o, 'upgrade_type')}'`);
+      return;
+    }
+    out.push({ type, enabled: bool(o, 'enabled', true) });
+  });
+  return out;
 }
 
 function poolsFor(stats: WorkerFilterContext['stats']): UpstreamHttpPools {
@@ -111,6 +171,12 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
       routeTable = () => routes.get(key) as RouteTable;
     }
     const shared: HcmShared = {
+      options: {
+        upgrades: new Map(config.upgrades.map((u) => [u.type, u.enabled])),
+        acceptHttp10: config.acceptHttp10,
+        defaultHostForHttp10: config.defaultHostForHttp10,
+        streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+      },
       stats: createHcmStats(ctx.stats.scope(`http.${config.statPrefix}`)),
       routeTable,
       clusterManager: ctx.clusterManager,
