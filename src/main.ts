@@ -6,7 +6,9 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { LOG_LEVELS, type LogLevel } from './common/logger.js';
 import { ConfigError } from './config/config-error.js';
+import { networkFilterRegistry } from './extensions/all.js';
 import { Server, type ServerOptions } from './server/server.js';
+import { checkXdsFiles } from './server/xds-file-check.js';
 import { VERSION } from './version.js';
 
 const HELP = `USAGE: courier [options]
@@ -137,8 +139,17 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (cli.mode === 'validate') {
     try {
-      Server.load(opts);
+      const bootstrap = Server.load(opts);
+      await Server.prepare(bootstrap);
+      // The xDS files it names (LDS, CDS, EDS, RDS by path) are checked too, when present.
+      const files = checkXdsFiles(bootstrap.config, networkFilterRegistry());
+      if (files.problems.length > 0) {
+        process.stderr.write(`${files.problems.join('\n')}\n`);
+        process.exit(1);
+      }
       process.stdout.write(`configuration '${cli.configPath ?? '--config-yaml'}' OK\n`);
+      for (const f of files.checked) process.stdout.write(`xDS file '${f}' OK\n`);
+      for (const f of files.missing) process.stdout.write(`xDS file '${f}' not found (not checked; read when it appears)\n`);
       process.exit(0);
     } catch (e) {
       process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);

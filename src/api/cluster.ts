@@ -82,6 +82,8 @@ export interface ClusterTrafficStats {
   readonly upstream_flow_control_drained_total: Counter;
   readonly upstream_rq_total: Counter;
   readonly upstream_rq_active: Gauge;
+  /** Attempts after the first (RPC connect-failure retries; the HTTP router's retries). */
+  readonly upstream_rq_retry: Counter;
   readonly upstream_rq_timeout: Counter;
   readonly upstream_rq_pending_overflow: Counter;
 }

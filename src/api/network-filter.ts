@@ -69,9 +69,18 @@ export interface MainConfigContext {
    * routes under, or undefined after reporting problems. Equal (config source, name) pairs
    * get the same key, so they share one provider and one subscription on main.
    * `statPrefix` scopes the provider's stats (`http.<statPrefix>.rds.<name>.`); the first
-   * registration of a key wins, as in Envoy.
+   * registration of a key wins, as in Envoy. `kind` says what is subscribed to and how it is
+   * read: `http` (the default, an HCM's RouteConfiguration), `meta_protocol` (MetaRDS: the
+   * same resource read as MetaProtocol routes, stats under `meta_protocol.<statPrefix>.rds.`)
+   * or `dubbo` (drds: a MultipleRouteConfiguration, stats under `dubbo.<statPrefix>.drds.`).
    */
-  registerRds(configSource: Record<string, unknown>, routeConfigName: string, statPrefix: string, problems: ProblemSink): string | undefined;
+  registerRds(
+    configSource: Record<string, unknown>,
+    routeConfigName: string,
+    statPrefix: string,
+    problems: ProblemSink,
+    kind?: 'http' | 'meta_protocol' | 'dubbo',
+  ): string | undefined;
 }
 
 /** What a filter factory gets on a worker. */
@@ -84,6 +93,8 @@ export interface WorkerFilterContext {
   readonly routeTables: { get(key: string): RouteTableLike };
   readonly stats: StatsScope;
   createAccessLogger(config: unknown): AccessLogger;
+  /** How many workers share the load (per-worker shares of limits and token buckets). */
+  readonly workerCount: number;
 }
 
 export interface NetworkFilterConfigFactory<Config = unknown> {
@@ -102,4 +113,11 @@ export interface NetworkFilterConfigFactory<Config = unknown> {
    */
   readonly protocolOptionsType?: string;
   parseProtocolOptions?(proto: Record<string, unknown>, problems: ProblemSink): unknown;
+  /**
+   * MAIN and WORKER, optional: async work a parsed config needs before use (importing a
+   * user's codec module). Main awaits it for the bootstrap's listeners before starting (a
+   * rejection stops start-up with its message); a worker awaits it before
+   * createFilterFactory.
+   */
+  prepare?(config: Config): Promise<void>;
 }

@@ -17,6 +17,11 @@ export const RpcMessageType = {
   Heartbeat: 'heartbeat',
   /** The peer's answer to a heartbeat. */
   HeartbeatResponse: 'heartbeat_response',
+  /**
+   * A frame of a stream after its first (MetaProtocol's stream data and close frames): never
+   * routed; the connection's stream handler forwards it on the stream's upstream connection.
+   */
+  StreamFrame: 'stream_frame',
 } as const;
 export type RpcMessageType = (typeof RpcMessageType)[keyof typeof RpcMessageType];
 
@@ -56,6 +61,8 @@ export const LocalReplyKind = {
   Timeout: 'timeout',
   UpstreamReset: 'upstream_reset',
   BadResponse: 'bad_response',
+  /** A rate limit said no. */
+  OverLimit: 'over_limit',
 } as const;
 export type LocalReplyKind = (typeof LocalReplyKind)[keyof typeof LocalReplyKind];
 
@@ -82,8 +89,21 @@ export interface RpcProtocol<Req extends RpcFrame = RpcFrame, Resp extends RpcFr
   heartbeatResponse(heartbeat: Req): Buffer;
   /** A protocol-native error reply to `request`, carrying its id and `message`. */
   localReply(request: Req, kind: LocalReplyKind, message: string): Buffer;
-  /** Rewrites the request id of a frame in place (for multiplexing upstream connections). */
-  setRequestId(frame: Buffer, id: bigint): void;
+  /**
+   * Rewrites the request id of a frame (for multiplexing upstream connections): in place, or
+   * by replacing `frame.bytes` when the id's width changes the frame's length.
+   */
+  setRequestId(frame: RpcFrame, id: bigint): void;
+  /**
+   * Applies key/value pairs (MetaProtocol's mutation: a route's request_mutation, or what a
+   * filter added) to a frame by replacing `frame.bytes`. Optional: a protocol without a place
+   * for them leaves frames as they are.
+   */
+  applyMutation?(frame: Req | Resp, mutation: ReadonlyMap<string, string>): void;
+  /** A private copy of a request, for mirroring (the copy's bytes may be rewritten). */
+  copyFrame?(frame: Req): Req;
+  /** A frame's string metadata by lower-case key, for access logs (%REQ(key)%, %RESP(key)%). */
+  metadata?(frame: Req | Resp, key: string): string | undefined;
   /** A heartbeat request to keep idle upstream connections alive, if the protocol has one. */
   heartbeatRequest?(id: bigint): Buffer;
 }

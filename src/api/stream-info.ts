@@ -27,12 +27,14 @@ export const ResponseFlag = {
   DurationTimeout: 'DT',
   /** NR: no route. */
   NoRouteFound: 'NR',
+  /** RL: rate limited locally. */
+  RateLimited: 'RL',
 } as const;
 export type ResponseFlagCode = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 
 /** Envoy's order for printing response flags, joined by commas. */
 export const RESPONSE_FLAG_ORDER: readonly ResponseFlagCode[] = [
-  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'SI',
+  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'RL', 'SI',
 ];
 
 export interface StreamInfo {
@@ -64,11 +66,11 @@ export interface StreamInfo {
   protocol?: string;
   responseCode?: number;
   /**
-   * HTTP only: a request header by lower-case name (":method", ":path", ":authority" too),
-   * several values joined with ","; read by %REQ(X)%.
+   * A request header by lower-case name (":method", ":path", ":authority" too), several values
+   * joined with ","; read by %REQ(X)%. RPC proxies give the request's string metadata here.
    */
   requestHeader?(name: string): string | undefined;
-  /** HTTP only: a response header by lower-case name; read by %RESP(X)%. */
+  /** A response header (or RPC response metadata) by lower-case name; read by %RESP(X)%. */
   responseHeader?(name: string): string | undefined;
 }
 

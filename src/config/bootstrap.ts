@@ -12,18 +12,16 @@ import { parseSocketAddress } from './address.js';
 import { parseCluster } from './cluster-config.js';
 import { parseListener } from './listener-config.js';
 import { parseAccessLog } from './access-log-config.js';
-import { durationMs, list, obj, rejectUnsupported, str } from './plain-reader.js';
+import { durationMs, list, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
 import type { ClusterConfig, ListenerConfig, RdsProviderConfig, ServerConfig } from './server-config.js';
-import { configSourceKey, parseApiConfigSource, parseConfigSource } from '../xds/config-source.js';
+import { configSourceKey, parseApiConfigSource, parseConfigSource, type ConfigSourceContext } from '../xds/config-source.js';
 import { stableHash } from '../xds/stable-hash.js';
 
 const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources'];
-/** dynamic_resources fields refused by name until Courier has LDS/CDS. */
+/** dynamic_resources fields refused by name. */
 const DYNAMIC_NOT_YET: Record<string, string> = {
-  lds_config: 'dynamic_resources.lds_config (LDS) is not supported by Courier yet; use static_resources.listeners',
-  cds_config: 'dynamic_resources.cds_config (CDS) is not supported by Courier yet; use static_resources.clusters',
-  lds_resources_locator: 'lds_resources_locator is not supported by Courier yet',
-  cds_resources_locator: 'cds_resources_locator is not supported by Courier yet',
+  lds_resources_locator: 'lds_resources_locator (xdstp) is not supported by Courier yet; use lds_config',
+  cds_resources_locator: 'cds_resources_locator (xdstp) is not supported by Courier yet; use cds_config',
 };
 
 export interface LoadedBootstrap {
@@ -62,40 +60,53 @@ export function translateBootstrap(
   const sr = obj(b['static_resources']) ?? {};
   rejectUnsupported(sr, ['listeners', 'clusters'], 'StaticResources', problems.at('static_resources'));
 
-  const clusters: ClusterConfig[] = [];
+  // Clusters in two passes: an EDS cluster's eds_config may name (api_config_source) any
+  // static non-EDS cluster, wherever it is in the list. The result keeps the file's order.
+  const clusterList = list(sr['clusters']).map((c, i) => ({ raw: obj(c) ?? {}, i }));
+  const isEds = (c: { raw: Obj }): boolean => c.raw['type'] === 'EDS';
+  const parsedClusters: Array<{ i: number; config: ClusterConfig }> = [];
+  const staticNonEds: ClusterConfig[] = [];
   const clusterNames = new Set<string>();
-  list(sr['clusters']).forEach((c, i) => {
+  const parseOne = ({ raw, i }: { raw: Obj; i: number }, sources: ConfigSourceContext): void => {
     const p = problems.at(`static_resources.clusters[${i}]`);
-    const parsed = parseCluster(obj(c) ?? {}, p, filters);
+    const parsed = parseCluster(raw, p, filters, sources);
     if (!parsed) return;
     if (clusterNames.has(parsed.name)) p.add('name', `cluster manager: duplicate cluster '${parsed.name}'`);
     clusterNames.add(parsed.name);
-    clusters.push(parsed);
-  });
+    parsedClusters.push({ i, config: parsed });
+    if (parsed.type !== 'EDS') staticNonEds.push(parsed);
+  };
+  for (const c of clusterList.filter((c) => !isEds(c))) parseOne(c, { clusters: [] });
 
-  // dynamic_resources before the listeners: an HCM's `rds { config_source: { ads: {} } }`
-  // needs to know whether ads_config exists.
+  // dynamic_resources before the EDS clusters and the listeners: `ads: {}` config sources
+  // need to know whether ads_config exists.
   let ads: ServerConfig['ads'];
   const dr = obj(b['dynamic_resources']);
   if (dr) {
     const dp = problems.at('dynamic_resources');
     for (const [field, message] of Object.entries(DYNAMIC_NOT_YET)) if (dr[field] !== undefined) dp.add(field, message);
-    rejectUnsupported(dr, ['ads_config', ...Object.keys(DYNAMIC_NOT_YET)], 'DynamicResources', dp);
+    rejectUnsupported(dr, ['ads_config', 'lds_config', 'cds_config', ...Object.keys(DYNAMIC_NOT_YET)], 'DynamicResources', dp);
     const adsConfig = obj(dr['ads_config']);
-    if (adsConfig) ads = parseApiConfigSource(adsConfig, dp.at('ads_config'), { clusters }, true);
+    if (adsConfig) ads = parseApiConfigSource(adsConfig, dp.at('ads_config'), { clusters: staticNonEds }, true);
   }
-  const sourceContext = { clusters, adsConfigured: ads !== undefined || (dr !== undefined && obj(dr['ads_config']) !== undefined) };
-
-  // One provider per (config source, route_config_name): HCMs naming the same pair share it.
-  const rds = new Map<string, RdsProviderConfig>();
-  const registerRds: MainConfigContext['registerRds'] = (cs, routeConfigName, statPrefix, p) => {
-    const source = parseConfigSource(cs, p, sourceContext);
-    if (!source) return undefined;
-    const key = `${routeConfigName}@${stableHash(configSourceKey(source))}`;
-    if (!rds.has(key)) rds.set(key, { key, routeConfigName, source, statPrefix });
-    return key;
+  const sourceContext: ConfigSourceContext = {
+    clusters: staticNonEds,
+    adsConfigured: ads !== undefined || (dr !== undefined && obj(dr['ads_config']) !== undefined),
   };
-  const ctx: MainConfigContext = { clusterNames, parseAccessLog, registerRds };
+  for (const c of clusterList.filter(isEds)) parseOne(c, sourceContext);
+  const clusters = parsedClusters.sort((x, y) => x.i - y.i).map((c) => c.config);
+  let cds: ServerConfig['cds'];
+  let lds: ServerConfig['lds'];
+  if (dr) {
+    const dp = problems.at('dynamic_resources');
+    const cdsConfig = obj(dr['cds_config']);
+    if (cdsConfig) cds = parseConfigSource(cdsConfig, dp.at('cds_config'), sourceContext);
+    const ldsConfig = obj(dr['lds_config']);
+    if (ldsConfig) lds = parseConfigSource(ldsConfig, dp.at('lds_config'), sourceContext);
+  }
+
+  const rds = new Map<string, RdsProviderConfig>();
+  const ctx = listenerConfigContext(sourceContext, clusterNames, rds);
   const listeners: ListenerConfig[] = [];
   const listenerNames = new Set<string>();
   const listenerAddresses = new Set<string>();
@@ -127,5 +138,28 @@ export function translateBootstrap(
     statsFlushIntervalMs: durationMs(b, 'stats_flush_interval', 5000),
     ads,
     rds: [...rds.values()],
+    cds,
+    lds,
   };
+}
+
+/**
+ * What a listener's network filters may ask while parsing (MAIN): the bootstrap's static
+ * listeners and every LDS update use it. `clusterNames` is read at parse time (LDS passes
+ * the cluster manager's live set); `rds` receives one RdsProviderConfig per new (config
+ * source, route_config_name) key: HCMs naming the same pair share a provider.
+ */
+export function listenerConfigContext(
+  sources: ConfigSourceContext,
+  clusterNames: ReadonlySet<string>,
+  rds: Map<string, RdsProviderConfig>,
+): MainConfigContext {
+  const registerRds: MainConfigContext['registerRds'] = (cs, routeConfigName, statPrefix, p, kind = 'http') => {
+    const source = parseConfigSource(cs, p, sources);
+    if (!source) return undefined;
+    const key = `${kind === 'http' ? '' : `${kind}:`}${routeConfigName}@${stableHash(configSourceKey(source))}`;
+    if (!rds.has(key)) rds.set(key, { key, routeConfigName, source, statPrefix, kind });
+    return key;
+  };
+  return { clusterNames, parseAccessLog, registerRds };
 }

@@ -1,32 +1,61 @@
 /**
- * envoy.config.cluster.v3.Cluster → ClusterConfig. STATIC and STRICT_DNS, the load
+ * envoy.config.cluster.v3.Cluster → ClusterConfig. MAIN process; used for the bootstrap's
+ * static clusters and for every CDS resource. STATIC, STRICT_DNS and EDS, the load
  * balancing policies of src/common/upstream/load-balancer*.ts, circuit breakers.
  */
-import { isIP } from 'node:net';
 import type { NetworkFilterConfigFactory, ProblemSink } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
 import type { LbPolicyConfig, LbPolicyName } from '../api/load-balancer.js';
-import type { ClusterConfig, DnsLookupFamily, EndpointConfig } from './server-config.js';
-import { parseSocketAddress } from './address.js';
+import type { ClusterConfig, DnsLookupFamily } from './server-config.js';
+import { parseLoadAssignment } from './load-assignment.js';
 import { durationMs, list, num, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
 import { isPrime } from '../common/upstream/load-balancer-maglev.js';
+import { parseConfigSource, type ConfigSourceContext } from '../xds/config-source.js';
 
 const SUPPORTED_CLUSTER_FIELDS = [
   'name', 'alt_stat_name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_refresh_rate',
   'dns_lookup_family', 'respect_dns_ttl', 'circuit_breakers', 'per_connection_buffer_limit_bytes',
   'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata', 'typed_extension_protocol_options',
+  'eds_cluster_config',
 ];
+const CLUSTER_TYPES = ['STATIC', 'STRICT_DNS', 'EDS'] as const;
+/** Envoy's upstream HTTP options; Courier takes only the HTTP/2 choice an xDS server's cluster makes. */
+export const HTTP_PROTOCOL_OPTIONS_TYPE = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const LB_POLICIES: readonly LbPolicyName[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'];
 /** Envoy's defaults for a threshold that is not configured. */
 const DEFAULT_THRESHOLDS = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
 
-export function parseCluster(c: Obj, problems: ProblemSink, filters: Registry<NetworkFilterConfigFactory>): ClusterConfig | undefined {
+/**
+ * `sources` resolves an EDS cluster's eds_config (the bootstrap's static non-EDS clusters,
+ * whether ads_config exists).
+ */
+export function parseCluster(
+  c: Obj,
+  problems: ProblemSink,
+  filters: Registry<NetworkFilterConfigFactory>,
+  sources: ConfigSourceContext,
+): ClusterConfig | undefined {
   rejectUnsupported(c, SUPPORTED_CLUSTER_FIELDS, 'Cluster', problems);
   const name = str(c, 'name');
   if (name === '') problems.add('name', 'cluster name is required');
   const type = (c['type'] as string | undefined) ?? 'STATIC';
-  if (type !== 'STATIC' && type !== 'STRICT_DNS') {
-    problems.add('type', `cluster type ${type} is not supported by Courier yet (STATIC, STRICT_DNS)`);
+  if (!(CLUSTER_TYPES as readonly string[]).includes(type)) {
+    problems.add('type', `cluster type ${type} is not supported by Courier yet (${CLUSTER_TYPES.join(', ')})`);
+  }
+  let eds: ClusterConfig['eds'];
+  const ecc = obj(c['eds_cluster_config']);
+  if (type === 'EDS') {
+    const ep = problems.at('eds_cluster_config');
+    if (c['load_assignment'] !== undefined) problems.add('load_assignment', 'an EDS cluster takes its endpoints from EDS, not load_assignment');
+    if (!ecc || obj(ecc['eds_config']) === undefined) {
+      problems.add(ecc ? 'eds_cluster_config.eds_config' : 'eds_cluster_config', 'an EDS cluster needs eds_cluster_config.eds_config');
+    } else {
+      rejectUnsupported(ecc, ['eds_config', 'service_name'], 'EdsClusterConfig', ep);
+      const source = parseConfigSource(obj(ecc['eds_config'])!, ep.at('eds_config'), sources);
+      if (source) eds = { source, serviceName: str(ecc, 'service_name') || name };
+    }
+  } else if (ecc) {
+    problems.add('eds_cluster_config', `eds_cluster_config is only used by type: EDS (this cluster is ${type})`);
   }
   const policy = ((c['lb_policy'] as string | undefined) ?? 'ROUND_ROBIN') as LbPolicyName;
   if (!LB_POLICIES.includes(policy)) problems.add('lb_policy', `lb_policy ${policy} is not supported by Courier yet (${LB_POLICIES.join(', ')})`);
@@ -50,7 +79,7 @@ export function parseCluster(c: Obj, problems: ProblemSink, filters: Registry<Ne
     rejectUnsupported(lr, ['choice_count'], 'LeastRequestLbConfig', problems.at('least_request_lb_config'));
     lb.choiceCount = num(lr, 'choice_count', 2);
   }
-  const endpoints = parseLoadAssignment(obj(c['load_assignment']), type === 'STATIC', problems.at('load_assignment'));
+  const endpoints = type === 'EDS' ? [] : parseLoadAssignment(obj(c['load_assignment']), type === 'STATIC', problems.at('load_assignment'));
   const breakers = { ...DEFAULT_THRESHOLDS };
   const cb = obj(c['circuit_breakers']);
   if (cb) {
@@ -70,10 +99,10 @@ export function parseCluster(c: Obj, problems: ProblemSink, filters: Registry<Ne
       breakers.maxRetries = num(th, 'max_retries', breakers.maxRetries);
     });
   }
-  return {
+  const config: ClusterConfig = {
     name,
     statName: str(c, 'alt_stat_name') || name,
-    type: type === 'STRICT_DNS' ? 'STRICT_DNS' : 'STATIC',
+    type: type === 'STRICT_DNS' || type === 'EDS' ? type : 'STATIC',
     connectTimeoutMs: durationMs(c, 'connect_timeout', 5000),
     lb,
     endpoints,
@@ -83,6 +112,8 @@ export function parseCluster(c: Obj, problems: ProblemSink, filters: Registry<Ne
     bufferLimitBytes: num(c, 'per_connection_buffer_limit_bytes', 1024 * 1024),
     protocolOptions: parseProtocolOptions(obj(c['typed_extension_protocol_options']), problems.at('typed_extension_protocol_options'), filters),
   };
+  if (eds) config.eds = eds;
+  return config;
 }
 
 /** Each entry is keyed by a filter name and parsed by that filter's factory. */
@@ -96,6 +127,11 @@ function parseProtocolOptions(
     const typed = obj(value) ?? {};
     const typeUrl = str(typed, '@type');
     const typeName = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+    if (key === HTTP_PROTOCOL_OPTIONS_TYPE) {
+      if (typeName !== HTTP_PROTOCOL_OPTIONS_TYPE) problems.add(`["${key}"].@type`, `expected ${HTTP_PROTOCOL_OPTIONS_TYPE} for "${key}", got ${typeName}`);
+      else out[key] = parseHttpProtocolOptions(typed, problems.at(`["${key}"]`));
+      continue;
+    }
     const factory = filters.values().find((f) => f.name === key && f.protocolOptionsType !== undefined);
     if (!factory || !factory.parseProtocolOptions) {
       problems.add(`["${key}"]`, `protocol options for "${key}" (${typeName}) are not supported by Courier yet`);
@@ -110,31 +146,22 @@ function parseProtocolOptions(
   return out;
 }
 
-function parseLoadAssignment(la: Obj | undefined, requireIp: boolean, problems: ProblemSink): EndpointConfig[] {
-  if (!la) return [];
-  rejectUnsupported(la, ['cluster_name', 'endpoints', 'policy'], 'ClusterLoadAssignment', problems);
-  const out: EndpointConfig[] = [];
-  list(la['endpoints']).forEach((le, i) => {
-    const locality = obj(le) ?? {};
-    const lp = problems.at(`endpoints[${i}]`);
-    rejectUnsupported(locality, ['lb_endpoints', 'locality', 'load_balancing_weight', 'priority'], 'LocalityLbEndpoints', lp);
-    if (num(locality, 'priority', 0) !== 0) lp.add('priority', 'endpoint priorities other than 0 are not supported by Courier yet');
-    list(locality['lb_endpoints']).forEach((e, j) => {
-      const lbe = obj(e) ?? {};
-      const ep = lp.at(`lb_endpoints[${j}]`);
-      rejectUnsupported(lbe, ['endpoint', 'load_balancing_weight', 'health_status', 'metadata'], 'LbEndpoint', ep);
-      const endpoint = obj(lbe['endpoint']);
-      if (!endpoint) {
-        ep.add('endpoint', 'endpoint is required');
-        return;
-      }
-      rejectUnsupported(endpoint, ['address', 'hostname'], 'Endpoint', ep.at('endpoint'));
-      const addr = parseSocketAddress(obj(endpoint['address']), ep.at('endpoint.address'), requireIp);
-      if (!addr) return;
-      if (!requireIp && isIP(addr.host) === 0 && addr.port === 0) ep.at('endpoint.address.socket_address').add('port_value', 'a port is required');
-      out.push({ address: addr.host, port: addr.port, weight: num(lbe, 'load_balancing_weight', 1) });
-    });
-  });
-  return out;
+/**
+ * HttpProtocolOptions: only `explicit_http_config: {http2_protocol_options: {}}`, which an
+ * xDS server's cluster carries (Courier's gRPC client speaks HTTP/2 whatever the cluster
+ * says). Any other field is refused by name.
+ */
+function parseHttpProtocolOptions(o: Obj, problems: ProblemSink): { explicitProtocol: 'http2' } | undefined {
+  rejectUnsupported(o, ['explicit_http_config'], 'HttpProtocolOptions', problems);
+  const explicit = obj(o['explicit_http_config']);
+  if (!explicit) {
+    if (o['explicit_http_config'] === undefined) problems.add('', 'HttpProtocolOptions needs explicit_http_config with http2_protocol_options (the only form Courier supports yet)');
+    return undefined;
+  }
+  const ep = problems.at('explicit_http_config');
+  rejectUnsupported(explicit, ['http2_protocol_options'], 'HttpProtocolOptions.ExplicitHttpConfig', ep);
+  const h2 = obj(explicit['http2_protocol_options']);
+  if (!h2) return undefined;
+  rejectUnsupported(h2, [], 'Http2ProtocolOptions', ep.at('http2_protocol_options'));
+  return { explicitProtocol: 'http2' };
 }
-

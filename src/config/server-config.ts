@@ -36,11 +36,20 @@ export interface ListenerConfig {
   filterChains: FilterChainConfig[];
 }
 
+/** envoy.config.core.v3.HealthStatus as given by the load assignment (EDS or static). */
+export type HostHealth = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
+
 export interface EndpointConfig {
   /** IP address or hostname (STRICT_DNS). */
   address: string;
   port: number;
   weight: number;
+  /** LocalityLbEndpoints.priority; absent means 0. */
+  priority?: number;
+  /** LbEndpoint.health_status; absent means UNKNOWN (used, as HEALTHY). */
+  health?: HostHealth;
+  /** Endpoint.hostname; absent means none. */
+  hostname?: string;
 }
 
 export interface CircuitBreakerConfig {
@@ -56,7 +65,7 @@ export interface ClusterConfig {
   name: string;
   /** Stats scope name: alt_stat_name or name. */
   statName: string;
-  type: 'STATIC' | 'STRICT_DNS';
+  type: 'STATIC' | 'STRICT_DNS' | 'EDS';
   connectTimeoutMs: number;
   lb: LbPolicyConfig;
   endpoints: EndpointConfig[];
@@ -67,6 +76,8 @@ export interface ClusterConfig {
   bufferLimitBytes: number;
   /** typed_extension_protocol_options, parsed by the filter named by each key. */
   protocolOptions: Record<string, unknown>;
+  /** type EDS: where the ClusterLoadAssignment comes from, and its name (service_name or the cluster's name). */
+  eds?: { source: XdsConfigSource; serviceName: string };
 }
 
 export interface AdminConfig {
@@ -87,9 +98,16 @@ export interface RdsProviderConfig {
   key: string;
   routeConfigName: string;
   source: XdsConfigSource;
-  /** The stat_prefix of the first HCM naming it: stats go to `http.<statPrefix>.rds.<name>.`. */
+  /** The stat_prefix of the first filter naming it: stats go to `<kind root>.<statPrefix>.rds.<name>.`. */
   statPrefix: string;
+  /**
+   * How the RouteConfiguration resource is read (src/extensions/route-config-kinds.ts):
+   * `http` for the HCM, `meta_protocol` for MetaRDS, `dubbo` for dubbo_proxy's drds.
+   */
+  kind: RouteConfigKindName;
 }
+
+export type RouteConfigKindName = 'http' | 'meta_protocol' | 'dubbo';
 
 export interface ServerConfig {
   node: NodeConfig;
@@ -101,9 +119,17 @@ export interface ServerConfig {
   ads: XdsGrpcServer | undefined;
   /** RDS providers the listeners need, one per distinct key. */
   rds: RdsProviderConfig[];
+  /** dynamic_resources.cds_config: where clusters beyond the static ones come from. */
+  cds: XdsConfigSource | undefined;
+  /** dynamic_resources.lds_config: where listeners beyond the static ones come from. */
+  lds: XdsConfigSource | undefined;
 }
 
-/** One cluster's resolved hosts, as posted to workers (STRICT_DNS re-posts on change). */
+/**
+ * One cluster's hosts as posted to workers: only the ones to balance over (HEALTHY or UNKNOWN,
+ * of the lowest priority that has any; see src/server/cluster-membership.ts). Re-posted when
+ * DNS answers or an EDS assignment change them.
+ */
 export interface ClusterMembership {
   cluster: string;
   hosts: Array<{ address: string; host: string; port: number; weight: number; hostname: string }>;

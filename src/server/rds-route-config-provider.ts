@@ -21,10 +21,9 @@
  * initial_fetch_timeout 0 it resolves at once (Courier does not wait forever, Envoy would).
  */
 import type { Counter, Gauge, StatsScope } from '../api/stats.js';
-import { parseRouteConfiguration, referencedClusters, type RouteConfig } from '../common/router/route-config.js';
+import { ROUTE_CONFIG_KINDS } from '../extensions/route-config-kinds.js';
 import { ProblemCollector } from '../config/config-error.js';
-import type { RdsProviderConfig } from '../config/server-config.js';
-import { ROUTE_CONFIGURATION } from '../xds/resource-type.js';
+import type { RdsProviderConfig, RouteConfigKindName } from '../config/server-config.js';
 import type { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
 import type { DecodedResource, UpdateVerdict, XdsSubscription } from '../xds/subscription.js';
 
@@ -32,7 +31,8 @@ import type { DecodedResource, UpdateVerdict, XdsSubscription } from '../xds/sub
 export interface AcceptedRouteConfig {
   readonly versionInfo: string;
   readonly hash: string;
-  readonly config: RouteConfig;
+  /** The plain config its kind's parse() made (an HTTP RouteConfig, or MetaProtocol routes). */
+  readonly config: unknown;
   /** The checked resource (decodeMessage output), for /config_dump. */
   readonly resource: Readonly<Record<string, unknown>>;
   readonly lastUpdatedMs: number;
@@ -58,6 +58,7 @@ export function rdsStatName(routeConfigName: string): string {
 export class RdsRouteConfigProvider {
   readonly key: string;
   readonly routeConfigName: string;
+  readonly kind: RouteConfigKindName;
   readonly #opts: RdsProviderOptions;
   readonly #configReload: Counter;
   readonly #configReloadTime: Gauge;
@@ -70,13 +71,15 @@ export class RdsRouteConfigProvider {
     this.#opts = opts;
     this.key = opts.config.key;
     this.routeConfigName = opts.config.routeConfigName;
+    this.kind = opts.config.kind;
     this.initialFetchDone = new Promise((r) => (this.#initialDone = r));
-    const scope = opts.stats.scope(`http.${opts.config.statPrefix}.rds.${rdsStatName(this.routeConfigName)}`);
+    const kind = ROUTE_CONFIG_KINDS[opts.config.kind];
+    const scope = opts.stats.scope(`${kind.statRoot}.${opts.config.statPrefix}.${kind.statSegment}.${rdsStatName(this.routeConfigName)}`);
     this.#configReload = scope.counter('config_reload');
     this.#configReloadTime = scope.gauge('config_reload_time_ms');
     this.#subscription = opts.factory.subscriptionFromConfigSource(
       opts.config.source,
-      ROUTE_CONFIGURATION.typeUrl,
+      kind.typeUrl,
       {
         onConfigUpdate: (resources, versionInfo) => this.#onConfigUpdate(resources, versionInfo),
         onConfigUpdateFailed: (reason, error) => {
@@ -112,11 +115,14 @@ export class RdsRouteConfigProvider {
     }
     if (this.#current?.hash === r.hash) return 'accept';
     const problems = new ProblemCollector('resources[0]');
-    const config = parseRouteConfiguration(r.resource, problems);
-    // validate_clusters defaults to false for RDS (Envoy): unknown clusters give 503 NC at request time.
-    if (config && config.validateClusters === true) {
-      for (const name of referencedClusters(config)) {
-        if (!this.#opts.clusterNames.has(name)) problems.at('virtual_hosts').add('', `route references unknown cluster '${name}'`);
+    const kind = ROUTE_CONFIG_KINDS[this.#opts.config.kind];
+    const config = kind.parse(r.resource, problems);
+    if (config) {
+      const { names, strict } = kind.clusters(config);
+      if (strict) {
+        for (const name of names) {
+          if (!this.#opts.clusterNames.has(name)) problems.at('virtual_hosts').add('', `route references unknown cluster '${name}'`);
+        }
       }
     }
     if (!config || !problems.ok) {

@@ -59,7 +59,7 @@ export class RouteConfigProviderManager {
     const out: Record<string, RoutesSlotEntry> = {};
     for (const [key, p] of this.#providers) {
       const c = p.current;
-      if (c) out[key] = { version: c.versionInfo, hash: c.hash, config: c.config };
+      if (c) out[key] = { version: c.versionInfo, hash: c.hash, kind: p.kind, config: c.config };
     }
     return out;
   }

@@ -1,6 +1,12 @@
 /**
- * The main process: loads the bootstrap, starts workers and posts them snapshots, resolves
- * cluster membership, serves admin, aggregates stats, drains on shutdown.
+ * The main process: loads the bootstrap, starts workers and posts them snapshots, runs the
+ * cluster and listener managers (static resources, CDS with EDS, LDS) and the RDS
+ * providers, serves admin, aggregates stats, drains on shutdown.
+ *
+ * Start-up follows Envoy's initialization order: static clusters (warmed: DNS answered, EDS
+ * assigned or timed out) → CDS's first update and the warming of its clusters → LDS's first
+ * update → the routes of every listener (RDS) → listeners posted to the workers → LIVE.
+ * Each step is bounded by its initial_fetch_timeout.
  *
  * Server states (server.state gauge, /ready, /server_info):
  *   INITIALIZING → LIVE → DRAINING → (stopped)
@@ -12,11 +18,15 @@ import { Logger, type LogLevel } from '../common/logger.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { StatsStore } from '../common/stats/stats-store.js';
 import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
-import type { ClusterConfig } from '../config/server-config.js';
+import { parseCluster } from '../config/cluster-config.js';
+import type { ConfigSourceContext } from '../xds/config-source.js';
 import { networkFilterRegistry } from '../extensions/all.js';
 import type { AdminContext, ServerState } from './admin/admin-context.js';
 import { AdminServer } from './admin/admin-server.js';
-import { ClusterMembershipManager } from './cluster-membership.js';
+import { CdsApi } from './cds-api.js';
+import { ClusterManager } from './cluster-manager.js';
+import { LdsApi } from './lds-api.js';
+import { ListenerManager } from './listener-manager.js';
 import { WorkerPool } from './worker-pool.js';
 import { RouteConfigProviderManager } from './route-config-provider-manager.js';
 import { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
@@ -43,7 +53,10 @@ export class Server {
   readonly bootstrap: LoadedBootstrap;
   readonly workers: WorkerPool;
   readonly #opts: ServerOptions;
-  readonly #membership: ClusterMembershipManager;
+  readonly #clusters: ClusterManager;
+  readonly #listeners: ListenerManager;
+  readonly #cds: CdsApi | undefined;
+  readonly #lds: LdsApi | undefined;
   /** The one xDS subscription factory (node identity from the bootstrap; the ADS stream). */
   readonly #xds: XdsSubscriptionFactory;
   readonly #routeProviders: RouteConfigProviderManager;
@@ -53,6 +66,8 @@ export class Server {
   #state: ServerState = 'INITIALIZING';
   #healthCheckFailed = false;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** Bind failures of static listeners (fatal at start-up; a dynamic listener's is not). */
+  readonly #staticListenErrors: string[] = [];
   #shutdown: Promise<void> | undefined;
   #stoppedResolve!: () => void;
   /** Resolves when the server has drained and stopped. */
@@ -67,23 +82,73 @@ export class Server {
       concurrency: opts.concurrency,
       inProcess: opts.inProcess ?? false,
       filters,
+      drainTimeMs: opts.drainTimeS * 1000,
       log: (level, msg) => this.log.log(level === 'warn' ? 'warning' : level, msg),
     });
     this.workers.on('worker-restart', () => this.stats.counter('server.worker_restarts').inc());
-    this.#membership = new ClusterMembershipManager(this.stats, (all) => this.workers.publish('membership', all));
     const config = bootstrap.config;
+    const log = (level: 'info' | 'warning' | 'debug', msg: string): void => this.log.log(level, msg);
     this.#xds = new XdsSubscriptionFactory({
       node: { id: config.node.id, cluster: config.node.cluster },
       rootStats: this.stats,
       ads: config.ads,
       log: this.log,
     });
+    this.#clusters = new ClusterManager({
+      stats: this.stats,
+      factory: this.#xds,
+      publishClusters: (clusters) => this.workers.publish('clusters', clusters),
+      publishMembership: (membership) => this.workers.publish('membership', membership),
+      log,
+    });
+    this.#listeners = new ListenerManager({
+      stats: this.stats,
+      publish: (listeners) => this.workers.publish('listeners', listeners),
+      drainTimeMs: opts.drainTimeS * 1000,
+      log,
+    });
+    // The same context the bootstrap's own config sources were parsed with.
+    const sources: ConfigSourceContext = {
+      clusters: config.clusters.filter((c) => c.type !== 'EDS'),
+      adsConfigured: config.ads !== undefined,
+    };
+    if (config.cds) {
+      this.#cds = new CdsApi({
+        source: config.cds,
+        factory: this.#xds,
+        stats: this.stats,
+        clusterManager: this.#clusters,
+        parse: (resource, problems) => parseCluster(resource, problems, filters, sources),
+        log,
+      });
+    }
     this.#routeProviders = new RouteConfigProviderManager({
       factory: this.#xds,
       stats: this.stats,
-      clusterNames: new Set(config.clusters.map((c) => c.name)),
+      // Live: CDS clusters count for validate_clusters as soon as they are known.
+      clusterNames: this.#clusters.names,
       publish: (routes) => this.workers.publish('routes', routes),
       log: (level, msg) => this.log.log(level, msg),
+    });
+    if (config.lds) {
+      this.#lds = new LdsApi({
+        source: config.lds,
+        factory: this.#xds,
+        stats: this.stats,
+        listenerManager: this.#listeners,
+        filters,
+        sources,
+        clusterNames: this.#clusters.names,
+        startRds: (configs) => {
+          this.#routeProviders.start(configs);
+          return this.#routeProviders.initialFetchDone();
+        },
+        log,
+      });
+    }
+    this.workers.on('listening', () => this.#listeners.onListening());
+    this.workers.on('listen-error', (m: { listener: string; message: string }) => {
+      if (!this.#listeners.onListenError(m.listener, m.message)) this.#staticListenErrors.push(`${m.listener}: ${m.message}`);
     });
   }
 
@@ -95,8 +160,19 @@ export class Server {
     return loadBootstrapFile(opts.configPath, filters);
   }
 
+  /**
+   * Runs the async checks parsing cannot do (filters' `prepare`: importing user codec
+   * modules) for the bootstrap's listeners; rejects with the first failure's message.
+   */
+  static async prepare(bootstrap: LoadedBootstrap): Promise<void> {
+    const filters = networkFilterRegistry();
+    const chains = bootstrap.config.listeners.flatMap((l) => l.filterChains);
+    await Promise.all(chains.flatMap((chain) => chain.filters.map((f) => filters.get(f.factory)?.prepare?.(f.config))));
+  }
+
   static async start(opts: ServerOptions): Promise<Server> {
     const bootstrap = Server.load(opts);
+    await Server.prepare(bootstrap);
     const server = new Server(opts, bootstrap, networkFilterRegistry());
     await server.#start();
     return server;
@@ -121,20 +197,29 @@ export class Server {
     this.stats.gauge('server.concurrency').set(this.#opts.inProcess ? 1 : this.#opts.concurrency);
     this.stats.counter('server.worker_restarts');
     this.workers.start();
-    await this.#membership.start(config.clusters);
-    this.workers.publish('clusters', config.clusters);
+    await this.#clusters.addStatic(config.clusters);
+    // CDS, then the warming of what it added (EDS), before any listener, as Envoy does.
+    if (this.#cds) {
+      this.#cds.start();
+      await this.#cds.initialFetchDone;
+      await this.#clusters.warmingDone();
+    }
     // RDS before listeners, as Envoy's listener warming: hold the listeners until each route
     // config's first update or its initial_fetch_timeout, never longer. A control plane that
     // is down or refuses does not stop startup; such an HCM answers 404 NR until routes come.
     this.workers.publish('routes', {});
+    this.#listeners.addStatic(config.listeners);
     this.#routeProviders.start(config.rds);
+    if (this.#lds) {
+      this.#lds.start();
+      await this.#lds.initialized();
+    }
     await this.#routeProviders.initialFetchDone();
-    const version = this.workers.publish('listeners', config.listeners);
+    const version = this.#listeners.enablePublishing();
     await this.workers.waitApplied('listeners', version);
-    if (this.workers.listenErrors.length > 0) {
-      const errors = [...this.workers.listenErrors];
+    if (this.#staticListenErrors.length > 0) {
+      const errors = [...this.#staticListenErrors];
       await this.workers.shutdown(0);
-      this.#membership.stop();
       this.#stopXds();
       throw new Error(`cannot bind listeners: ${[...new Set(errors)].join('; ')}`);
     }
@@ -145,14 +230,18 @@ export class Server {
     this.#setState('LIVE');
     this.#flushTimer = setInterval(() => void this.workers.collectStats(), config.statsFlushIntervalMs).unref();
     this.log.info(
-      `courier started: ${config.listeners.length} listener(s), ${config.clusters.length} cluster(s), ` +
+      `courier started: ${this.#listeners.activeConfigs().length} listener(s), ${this.#clusters.activeClusters().length} cluster(s), ` +
         `${this.#opts.inProcess ? 'in-process worker' : `${this.#opts.concurrency} worker(s)`}` +
         `${this.#adminPort !== undefined ? `, admin on ${config.admin!.address.host}:${this.#adminPort}` : ''}`,
     );
   }
 
   #stopXds(): void {
+    this.#lds?.stop();
+    this.#cds?.stop();
     this.#routeProviders.stop();
+    this.#clusters.stop();
+    this.#listeners.stop();
     this.#xds.shutdown();
   }
 
@@ -196,7 +285,17 @@ export class Server {
         this.workers.broadcast({ t: 'reset_counters' });
       },
       listenerBindings: () => [...this.workers.bindings.values()],
-      membership: (c: ClusterConfig) => this.#membership.get(c.name),
+      clusters: () => this.#clusters.activeClusters(),
+      warmingClusters: () => this.#clusters.warmingClusters(),
+      cdsVersion: () => this.#cds?.versionInfo,
+      edsAssignments: () => this.#clusters.edsAssignments(),
+      staticListeners: () => this.#listeners.staticListeners(),
+      dynamicListeners: () => [
+        ...this.#listeners.dynamicActive().map((entry) => ({ entry, warming: false })),
+        ...this.#listeners.dynamicWarming().map((entry) => ({ entry, warming: true })),
+      ],
+      activeListeners: () => this.#listeners.activeConfigs(),
+      ldsVersion: () => this.#lds?.versionInfo,
       dynamicRouteConfigs: () => this.#routeProviders.dynamicRouteConfigs(),
       drainListeners: (graceful) => {
         const stop = (): void => this.workers.broadcast({ t: 'stop_listeners' });
@@ -219,7 +318,6 @@ export class Server {
       if (this.#flushTimer) clearInterval(this.#flushTimer);
       this.#stopXds();
       await this.workers.shutdown(this.#opts.drainTimeS * 1000);
-      this.#membership.stop();
       await this.#admin?.close();
       this.log.info('stopped');
       this.#stoppedResolve();

@@ -41,6 +41,8 @@ export interface WorkerPoolOptions {
   /** One worker in this process, for tests and embedding. */
   inProcess: boolean;
   filters: Registry<NetworkFilterConfigFactory>;
+  /** --drain-time-s in ms: connections of a listener LDS removed or changed are closed after it. */
+  drainTimeMs: number;
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -79,7 +81,7 @@ export class WorkerPool extends EventEmitter {
   #spawn(id: number): void {
     const handle = this.#opts.inProcess ? this.#spawnInProcess(id) : this.#spawnProcess(id);
     this.#workers.set(id, handle);
-    handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency });
+    handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency, drainTimeMs: this.#opts.drainTimeMs });
     // Replay every slot in a fixed order: clusters and routes before listeners, so a
     // connection accepted at once finds its cluster and its RDS routes.
     for (const name of ['clusters', 'membership', 'routes', 'listeners'] as const) {

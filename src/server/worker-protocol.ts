@@ -4,9 +4,8 @@
  * replaces its reference, and work in flight keeps what it started with.
  */
 import type { StatsSnapshot } from '../api/stats.js';
-import type { ClusterConfig, ClusterMembership, ListenerConfig } from '../config/server-config.js';
+import type { ClusterConfig, ClusterMembership, ListenerConfig, RouteConfigKindName } from '../config/server-config.js';
 import type { HostStats } from '../common/upstream/host-stats.js';
-import type { RouteConfig } from '../common/router/route-config.js';
 
 /** One accepted dynamic route config, as main posts it to workers. */
 export interface RoutesSlotEntry {
@@ -14,7 +13,9 @@ export interface RoutesSlotEntry {
   version: string;
   /** Stable hash of the resource: a worker rebuilds a table only when it changes. */
   hash: string;
-  config: RouteConfig;
+  /** How workers compile `config` (src/extensions/route-config-kinds.ts). */
+  kind: RouteConfigKindName;
+  config: unknown;
 }
 
 export interface SlotValues {
@@ -30,7 +31,8 @@ export interface SlotValues {
 export type SlotName = keyof SlotValues;
 
 export type MainToWorker =
-  | { t: 'init'; workerId: number; workerCount: number }
+  /** `drainTimeMs`: how long connections of a listener LDS removed or changed may carry on. */
+  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number }
   | { [K in SlotName]: { t: 'slot'; name: K; version: number; value: SlotValues[K] } }[SlotName]
   | { t: 'stats'; id: number }
   | { t: 'reset_counters' }

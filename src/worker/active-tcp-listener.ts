@@ -3,6 +3,11 @@
  * each, tracks the connections for listener.* stats and for drain.
  *
  * States: binding → listening → stopped (no longer accepting; connections carry on).
+ *
+ * `update()` (an LDS change to a listener whose address stays, as Envoy requires) swaps the
+ * config and filter chain for the connections accepted from then on, on the same socket (a
+ * node:cluster worker cannot bind one address twice); the connections accepted before keep
+ * their filters and are handed back to be drained.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -29,27 +34,22 @@ interface ListenerStats {
 type ListenerState = 'binding' | 'listening' | 'stopped';
 
 export class ActiveTcpListener {
-  readonly config: ListenerConfig;
-  readonly connections = new Set<ConnectionImpl>();
+  config: ListenerConfig;
+  /** Connections accepted under the current config (a new set after each update()). */
+  connections = new Set<ConnectionImpl>();
   state: ListenerState = 'binding';
   readonly #server: net.Server;
-  readonly #factories: NetworkFilterFactoryCb[];
-  readonly #stats: ListenerStats;
+  readonly #root: StatsScope;
+  readonly #workerId: number;
+  #factories: NetworkFilterFactoryCb[];
+  #stats: ListenerStats;
 
   constructor(config: ListenerConfig, factories: NetworkFilterFactoryCb[], root: StatsScope, workerId: number) {
     this.config = config;
     this.#factories = factories;
-    const scope = root.scope(config.statPrefix.slice(0, -1));
-    this.#stats = {
-      downstream_cx_total: scope.counter('downstream_cx_total'),
-      downstream_cx_destroy: scope.counter('downstream_cx_destroy'),
-      downstream_cx_active: scope.gauge('downstream_cx_active'),
-      downstream_cx_length_ms: scope.histogram('downstream_cx_length_ms', 'milliseconds'),
-      no_filter_chain_match: scope.counter('no_filter_chain_match'),
-      worker_cx_total: scope.counter(`worker_${workerId}.downstream_cx_total`),
-      worker_cx_active: scope.gauge(`worker_${workerId}.downstream_cx_active`),
-      server_total_connections: root.gauge('server.total_connections'),
-    };
+    this.#root = root;
+    this.#workerId = workerId;
+    this.#stats = listenerStats(config, root, workerId);
     this.#server = net.createServer({
       allowHalfOpen: true,
       noDelay: true,
@@ -74,6 +74,19 @@ export class ActiveTcpListener {
     });
   }
 
+  /**
+   * A new config and filter chain for the connections accepted from now on (same address:
+   * the socket is kept). Returns the connections accepted before; they keep their filters.
+   */
+  update(config: ListenerConfig, factories: NetworkFilterFactoryCb[]): Set<ConnectionImpl> {
+    const before = this.connections;
+    this.config = config;
+    this.#factories = factories;
+    this.#stats = listenerStats(config, this.#root, this.#workerId);
+    this.connections = new Set();
+    return before;
+  }
+
   /** Stops accepting; open connections are untouched. */
   stop(): void {
     if (this.state === 'stopped') return;
@@ -81,13 +94,16 @@ export class ActiveTcpListener {
     this.#server.close();
   }
 
-  /** Closes every open connection at once (end of drain). */
+  /** Closes every open connection of the current config at once (end of drain). */
   closeConnections(): void {
     for (const c of this.connections) c.close(CloseType.NoFlush, 'drain_timeout');
   }
 
   #onConnection = (socket: net.Socket): void => {
+    // Read once: an update() later must not change what this connection counts in or runs.
     const stats = this.#stats;
+    const connections = this.connections;
+    const factories = this.#factories;
     if (this.state !== 'listening') {
       socket.destroy();
       return;
@@ -102,11 +118,11 @@ export class ActiveTcpListener {
     stats.worker_cx_total.inc();
     stats.worker_cx_active.inc();
     stats.server_total_connections.inc();
-    this.connections.add(conn);
+    connections.add(conn);
     conn.addCallbacks({
       onEvent: (event) => {
         if (event === ConnectionEvent.Connected) return;
-        this.connections.delete(conn);
+        connections.delete(conn);
         stats.downstream_cx_destroy.inc();
         stats.downstream_cx_active.dec();
         stats.worker_cx_active.dec();
@@ -115,10 +131,24 @@ export class ActiveTcpListener {
       },
     });
     const manager = new FilterManagerImpl(conn);
-    for (const factory of this.#factories) factory(manager, conn);
+    for (const factory of factories) factory(manager, conn);
     if (!manager.initialize()) {
       stats.no_filter_chain_match.inc();
       conn.close(CloseType.NoFlush, 'no_filter_chain');
     }
+  };
+}
+
+function listenerStats(config: ListenerConfig, root: StatsScope, workerId: number): ListenerStats {
+  const scope = root.scope(config.statPrefix.slice(0, -1));
+  return {
+    downstream_cx_total: scope.counter('downstream_cx_total'),
+    downstream_cx_destroy: scope.counter('downstream_cx_destroy'),
+    downstream_cx_active: scope.gauge('downstream_cx_active'),
+    downstream_cx_length_ms: scope.histogram('downstream_cx_length_ms', 'milliseconds'),
+    no_filter_chain_match: scope.counter('no_filter_chain_match'),
+    worker_cx_total: scope.counter(`worker_${workerId}.downstream_cx_total`),
+    worker_cx_active: scope.gauge(`worker_${workerId}.downstream_cx_active`),
+    server_total_connections: root.gauge('server.total_connections'),
   };
 }

@@ -7,38 +7,24 @@
  * `get` is the per-request read: one map lookup. A request keeps the table it read (the
  * connection manager reads once per request), so an update never changes a request in flight.
  */
-import type { RouteConfig } from '../common/router/route-config.js';
-import { RouteTable } from '../common/router/route-table.js';
+import type { RouteTableLike } from '../api/network-filter.js';
+import { ROUTE_CONFIG_KINDS, routeConfigKindOfKey } from '../extensions/route-config-kinds.js';
 import type { RoutesSlotEntry } from '../server/worker-protocol.js';
 
-/** Envoy's empty route table before the first RDS update: every request gets 404 NR. */
-const EMPTY_ROUTE_CONFIG: RouteConfig = {
-  name: '',
-  virtualHosts: [],
-  requestHeaders: { add: [], remove: [] },
-  responseHeaders: { add: [], remove: [] },
-  internalOnlyHeaders: [],
-  validateClusters: false,
-  mostSpecificHeaderMutationsWins: false,
-  ignorePortInHostMatching: false,
-  ignorePathParametersInPathMatching: false,
-};
-
 export class WorkerRouteTables {
-  readonly #empty = new RouteTable(EMPTY_ROUTE_CONFIG);
-  #tables = new Map<string, { hash: string; table: RouteTable }>();
+  #tables = new Map<string, { hash: string; table: RouteTableLike }>();
 
-  /** The current table for `key` (the empty table until its first update). */
-  get(key: string): RouteTable {
-    return this.#tables.get(key)?.table ?? this.#empty;
+  /** The current table for `key` (its kind's empty table until the first update). */
+  get(key: string): RouteTableLike {
+    return this.#tables.get(key)?.table ?? routeConfigKindOfKey(key).empty();
   }
 
   /** Swaps in a new `routes` slot value, compiling only changed entries. */
   apply(value: Readonly<Record<string, RoutesSlotEntry>>): void {
-    const next = new Map<string, { hash: string; table: RouteTable }>();
+    const next = new Map<string, { hash: string; table: RouteTableLike }>();
     for (const [key, entry] of Object.entries(value)) {
       const current = this.#tables.get(key);
-      next.set(key, current && current.hash === entry.hash ? current : { hash: entry.hash, table: new RouteTable(entry.config) });
+      next.set(key, current && current.hash === entry.hash ? current : { hash: entry.hash, table: ROUTE_CONFIG_KINDS[entry.kind].compile(entry.config) });
     }
     this.#tables = next;
   }

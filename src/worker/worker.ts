@@ -9,9 +9,12 @@ import type { NetworkFilterConfigFactory, NetworkFilterFactoryCb, WorkerFilterCo
 import type { Registry } from '../api/registry.js';
 import { createAccessLogger, type AccessLogConfig } from '../common/access-log/access-log-config.js';
 import { StatsStore } from '../common/stats/stats-store.js';
+import { destroyUpstreamConnections } from '../common/upstream/tcp-conn-pool.js';
 import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-cluster-manager.js';
 import type { ListenerConfig } from '../config/server-config.js';
 import type { Channel, MainToWorker, WorkerToMain } from '../server/worker-protocol.js';
+import { CloseType } from '../api/connection.js';
+import type { ConnectionImpl } from '../common/network/connection-impl.js';
 import { ActiveTcpListener } from './active-tcp-listener.js';
 import { WorkerRouteTables } from './route-tables.js';
 
@@ -23,12 +26,18 @@ export class Worker {
   readonly #filters: Registry<NetworkFilterConfigFactory>;
   readonly #onStopped: () => void;
   #workerId = 0;
+  #workerCount = 1;
   #clusterManager: ThreadLocalClusterManagerImpl | undefined;
   /** RDS tables, shared by every HCM on this worker (read per request by provider key). */
   readonly #routeTables = new WorkerRouteTables();
   #listeners = new Map<string, { json: string; listener: ActiveTcpListener }>();
-  /** Listeners replaced or removed that still have connections. */
-  #retired = new Set<ActiveTcpListener>();
+  /**
+   * Connections of listeners removed or changed by LDS: they keep their filters and are
+   * closed after the drain time (--drain-time-s), as Envoy drains a replaced listener.
+   */
+  #draining = new Set<Set<ConnectionImpl>>();
+  #drainTimers = new Set<NodeJS.Timeout>();
+  #drainTimeMs = 0;
   #accessLoggers: AccessLogger[] = [];
   #state: WorkerState = 'starting';
   #versions: Record<string, number> = {};
@@ -47,6 +56,8 @@ export class Worker {
     switch (m.t) {
       case 'init':
         this.#workerId = m.workerId;
+        this.#drainTimeMs = m.drainTimeMs;
+        this.#workerCount = m.workerCount;
         this.#clusterManager = new ThreadLocalClusterManagerImpl(this.stats, m.workerCount);
         this.#state = 'running';
         return;
@@ -88,14 +99,27 @@ export class Worker {
     this.#channel.send({ t: 'applied', versions: { ...this.#versions } });
   }
 
+  /**
+   * A new `listeners` slot: unchanged listeners are kept; a changed one on the same address
+   * gets the new filter chain in place (its socket stays, so no connection is refused) and
+   * its existing connections drain; one on another address, and a removed one, stop
+   * accepting and drain.
+   */
   async #setListeners(configs: readonly ListenerConfig[]): Promise<void> {
     const next = new Map<string, { json: string; listener: ActiveTcpListener }>();
     const binds: Array<Promise<void>> = [];
+    // Async set-up a filter config needs (a user codec module) before its factory is built.
+    await Promise.all(configs.flatMap((c) => c.filterChains.flatMap((chain) => chain.filters.map((f) => this.#filters.get(f.factory)?.prepare?.(f.config)))));
     for (const config of configs) {
       const json = JSON.stringify(config);
       const current = this.#listeners.get(config.name);
       if (current && current.json === json) {
         next.set(config.name, current);
+        continue;
+      }
+      if (current && current.listener.state === 'listening' && sameAddress(current.listener.config, config)) {
+        this.#drain(current.listener.update(config, this.#buildFactories(config)));
+        next.set(config.name, { json, listener: current.listener });
         continue;
       }
       if (current) this.#retire(current.listener);
@@ -115,7 +139,20 @@ export class Worker {
 
   #retire(listener: ActiveTcpListener): void {
     listener.stop();
-    if (listener.connections.size > 0) this.#retired.add(listener);
+    this.#drain(listener.connections);
+  }
+
+  /** Closes `connections` after the drain time, unless they end first. */
+  #drain(connections: Set<ConnectionImpl>): void {
+    if (connections.size === 0) return;
+    this.#draining.add(connections);
+    const timer = setTimeout(() => {
+      this.#drainTimers.delete(timer);
+      this.#draining.delete(connections);
+      for (const c of connections) c.close(CloseType.NoFlush, 'drain_timeout');
+    }, this.#drainTimeMs);
+    timer.unref();
+    this.#drainTimers.add(timer);
   }
 
   #buildFactories(config: ListenerConfig): NetworkFilterFactoryCb[] {
@@ -123,6 +160,7 @@ export class Worker {
       clusterManager: this.#clusterManager!,
       routeTables: this.#routeTables,
       stats: this.stats,
+      workerCount: this.#workerCount,
       createAccessLogger: (cfg) => {
         const logger = createAccessLogger(cfg as AccessLogConfig);
         this.#accessLoggers.push(logger);
@@ -141,7 +179,7 @@ export class Worker {
   #openConnections(): number {
     let n = 0;
     for (const { listener } of this.#listeners.values()) n += listener.connections.size;
-    for (const l of this.#retired) n += l.connections.size;
+    for (const set of this.#draining) n += set.size;
     return n;
   }
 
@@ -149,13 +187,17 @@ export class Worker {
   async #shutdown(graceMs: number): Promise<void> {
     if (this.#state === 'draining' || this.#state === 'stopped') return;
     this.#state = 'draining';
-    const all = [...[...this.#listeners.values()].map((e) => e.listener), ...this.#retired];
+    const all = [...this.#listeners.values()].map((e) => e.listener);
     for (const l of all) l.stop();
     const deadline = Date.now() + graceMs;
     while (this.#openConnections() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
     for (const l of all) l.closeConnections();
+    destroyUpstreamConnections();
+    for (const t of this.#drainTimers) clearTimeout(t);
+    for (const set of this.#draining) for (const c of set) c.close(CloseType.NoFlush, 'drain_timeout');
+    this.#draining.clear();
     // Let close events run (access logs are written from them) before flushing the logs.
     await new Promise((r) => setImmediate(r));
     await Promise.all(this.#accessLoggers.map((l) => l.close().catch(() => {})));
@@ -163,4 +205,8 @@ export class Worker {
     this.#channel.send({ t: 'stopped' });
     this.#onStopped();
   }
+}
+
+function sameAddress(a: ListenerConfig, b: ListenerConfig): boolean {
+  return a.address.host === b.address.host && a.address.port === b.address.port;
 }

@@ -26,6 +26,12 @@
  * and each watch of its type is told (onRejected); otherwise each watch gets its names' part
  * (all of it when wildcard), and the response is NACKed if any watch refuses it.
  *
+ * Accepted resources are cached per type (the last accepted copy of each name). A watch
+ * added for names the stream already carries gets the cached copies on the next tick, as
+ * Envoy's EDS cache gives a cluster re-created by CDS its endpoints: a SotW server does not
+ * resend resources whose names and version did not change. The verdict of such a delivery
+ * is the watch's own business (nothing to ACK).
+ *
  * `control_plane.connected_state` (gauge, 1/0) lives in the scope given at construction.
  * Backoff: jittered exponential (backoff.ts), reset once a stream delivers a response. Each
  * attempt uses a fresh channel, so grpc-js's own reconnect backoff never adds to ours.
@@ -106,6 +112,8 @@ interface TypeState {
   nonce: string;
   /** A request was sent for this type on the current stream. */
   requested: boolean;
+  /** Last accepted copy of each resource (all of them for LDS/CDS: the last full set). */
+  cache: Map<string, DecodedResource>;
 }
 
 export class GrpcMux {
@@ -148,12 +156,13 @@ export class GrpcMux {
     if (this.#state === 'stopped') throw new Error(`xDS mux ${this.#opts.name} is stopped`);
     let ts = this.#types.get(type.typeUrl);
     if (!ts) {
-      ts = { type, watches: [], acceptedVersion: '', nonce: '', requested: false };
+      ts = { type, watches: [], acceptedVersion: '', nonce: '', requested: false, cache: new Map() };
       this.#types.set(type.typeUrl, ts);
     }
     const record: WatchRecord = { type, names: new Set(names), watcher, cancelled: false };
     ts.watches.push(record);
     const state = ts;
+    if (ts.cache.size > 0) this.#deliverCached(ts, record);
     if (this.#state === 'idle') {
       if (!this.#connectScheduled) {
         this.#connectScheduled = true;
@@ -176,9 +185,29 @@ export class GrpcMux {
         record.cancelled = true;
         const i = state.watches.indexOf(record);
         if (i >= 0) state.watches.splice(i, 1);
+        // Names no watch names any more leave the cache (the server is told; a later watch gets them anew).
+        if (!type.allResourcesRequiredInSotW) {
+          for (const n of record.names) if (!state.watches.some((w) => w.names.has(n))) state.cache.delete(n);
+        } else if (state.watches.length === 0) state.cache.clear();
         if (this.#state !== 'stopped') this.#schedule(type.typeUrl);
       },
     };
+  }
+
+  /** Gives a new watch the cached resources it names (all for a wildcard), on the next tick. */
+  #deliverCached(ts: TypeState, record: WatchRecord): void {
+    setImmediate(() => {
+      if (record.cancelled || this.#isStopped()) return;
+      const wildcard = record.names.size === 0 && ts.type.allResourcesRequiredInSotW;
+      const mine = wildcard ? [...ts.cache.values()] : [...record.names].flatMap((n) => ts.cache.get(n) ?? []);
+      if (!wildcard && mine.length === 0) return;
+      this.#log('debug', `${ts.type.shortName} cached version="${ts.acceptedVersion}" names=[${mine.map((r) => r.name).join(',')}] to a new watch`);
+      try {
+        record.watcher.onUpdate(mine, ts.acceptedVersion);
+      } catch {
+        // The watch's verdict on cached resources has no response to answer.
+      }
+    });
   }
 
   /** MAIN. Ends the stream and every timer; the mux cannot be used again. Idempotent. */
@@ -370,6 +399,8 @@ export class GrpcMux {
       return;
     }
     ts.acceptedVersion = version;
+    if (ts.type.allResourcesRequiredInSotW) ts.cache.clear();
+    for (const r of decoded.resources) ts.cache.set(r.name, r);
     this.#sendRequest(ts, undefined, version);
   }
 

@@ -11,7 +11,8 @@
  * (resource-decoder.ts) → deliver the subscribed names' resources ([] when none, counted in
  * update_empty; all of them for a wildcard). A file that does not parse or decode, or that the
  * caller refuses, is `rejected` (update_rejected) and the last good state stays current; a
- * file that cannot be read is a `connection` failure (update_failure), as in Envoy.
+ * file that cannot be read counts update_failure and is reported `rejected` too (Envoy's
+ * UpdateRejected: start-up is not held for a missing file).
  *
  * State machine: created → started (watching) → stopped; loads run only while started.
  */
@@ -124,12 +125,16 @@ export class FileSubscription implements XdsSubscription {
       this.#lastText = undefined;
       recordFailure(this.#stats);
       this.#log('warning', `cannot read ${file}: ${(e as Error).message}`);
-      this.#opts.callbacks.onConfigUpdateFailed('connection', `cannot read ${file}: ${(e as Error).message}`);
+      // Envoy's filesystem subscription reports this as a rejection (UpdateRejected), so a
+      // missing file does not hold start-up for initial_fetch_timeout; the file is still
+      // watched and loads when it appears.
+      this.#endInitialFetch();
+      this.#opts.callbacks.onConfigUpdateFailed('rejected', `cannot read ${file}: ${(e as Error).message}`);
       return;
     }
     if (!force && text === this.#lastText) return;
     this.#lastText = text;
-    const parsed = this.#parse(text);
+    const parsed = parseDiscoveryFile(text, file, this.#opts.type);
     if ('error' in parsed) {
       this.#reject(parsed.error);
       return;
@@ -153,40 +158,6 @@ export class FileSubscription implements XdsSubscription {
     }
   }
 
-  #parse(text: string): { version: string; resources: DecodedResource[] } | { error: string } {
-    const file = this.#opts.path;
-    let doc: ParsedDocument;
-    try {
-      doc = parseConfigText(text, file);
-    } catch (e) {
-      return { error: e instanceof ConfigError ? e.message : `${file}: ${(e as Error).message}` };
-    }
-    const v = doc.value;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: `${file}: expected a DiscoveryResponse (an object with "resources")` };
-    const o = v as Record<string, unknown>;
-    const problems: string[] = [];
-    for (const key of Object.keys(o)) {
-      if (!DISCOVERY_RESPONSE_FIELDS.includes(key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))) {
-        problems.push(`${file}: ${key}${lineText(doc, key)}: unknown field "${key}" in envoy.service.discovery.v3.DiscoveryResponse`);
-      }
-    }
-    const version = o['version_info'] ?? o['versionInfo'] ?? '';
-    if (typeof version !== 'string') problems.push(`${file}: version_info${lineText(doc, 'version_info')}: expected a string`);
-    const typeUrl = o['type_url'] ?? o['typeUrl'];
-    if (typeUrl !== undefined && (typeof typeUrl !== 'string' || !sameMessageType(typeUrl, this.typeUrl))) {
-      problems.push(`${file}: type_url${lineText(doc, 'type_url')}: "${String(typeUrl)}" does not match the subscribed type ${this.typeUrl}`);
-    }
-    const resources = o['resources'] ?? [];
-    if (!Array.isArray(resources)) problems.push(`${file}: resources${lineText(doc, 'resources')}: expected a list`);
-    if (problems.length > 0) return { error: problems.join('\n') };
-    const decoded = decodeJsonResources(this.#opts.type, resources as unknown[], version as string);
-    if (!decoded.ok) {
-      const lines = formatResourceProblems(this.#opts.type, decoded.problems, (p) => doc.lineOf(p));
-      return { error: lines.split('\n').map((l) => `${file}: ${l}`).join('\n') };
-    }
-    return { version: version as string, resources: decoded.resources };
-  }
-
   #reject(message: string): void {
     recordRejected(this.#stats);
     // A rejected file is an answer: the initial fetch is over (Envoy disables the timer on rejection).
@@ -203,6 +174,48 @@ export class FileSubscription implements XdsSubscription {
   #log(level: 'debug' | 'info' | 'warning', message: string): void {
     this.#opts.log?.log(level, `xds file ${this.#opts.type.shortName}: ${message}`);
   }
+}
+
+/**
+ * The text of a watched file → its version and decoded resources of `type` (and the line of
+ * a field path, for later problems), or every problem (with the file's name and lines) as one
+ * message. Also used by `--mode validate`.
+ */
+export function parseDiscoveryFile(
+  text: string,
+  file: string,
+  type: XdsResourceType,
+): { version: string; resources: DecodedResource[]; lineOf: (path: string) => number | undefined } | { error: string } {
+  let doc: ParsedDocument;
+  try {
+    doc = parseConfigText(text, file);
+  } catch (e) {
+    return { error: e instanceof ConfigError ? e.message : `${file}: ${(e as Error).message}` };
+  }
+  const v = doc.value;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: `${file}: expected a DiscoveryResponse (an object with "resources")` };
+  const o = v as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(o)) {
+    if (!DISCOVERY_RESPONSE_FIELDS.includes(key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))) {
+      problems.push(`${file}: ${key}${lineText(doc, key)}: unknown field "${key}" in envoy.service.discovery.v3.DiscoveryResponse`);
+    }
+  }
+  const version = o['version_info'] ?? o['versionInfo'] ?? '';
+  if (typeof version !== 'string') problems.push(`${file}: version_info${lineText(doc, 'version_info')}: expected a string`);
+  const typeUrl = o['type_url'] ?? o['typeUrl'];
+  if (typeUrl !== undefined && (typeof typeUrl !== 'string' || !sameMessageType(typeUrl, type.typeUrl))) {
+    problems.push(`${file}: type_url${lineText(doc, 'type_url')}: "${String(typeUrl)}" does not match the subscribed type ${type.typeUrl}`);
+  }
+  const resources = o['resources'] ?? [];
+  if (!Array.isArray(resources)) problems.push(`${file}: resources${lineText(doc, 'resources')}: expected a list`);
+  if (problems.length > 0) return { error: problems.join('\n') };
+  const decoded = decodeJsonResources(type, resources as unknown[], version as string);
+  if (!decoded.ok) {
+    const lines = formatResourceProblems(type, decoded.problems, (p) => doc.lineOf(p));
+    return { error: lines.split('\n').map((l) => `${file}: ${l}`).join('\n') };
+  }
+  return { version: version as string, resources: decoded.resources, lineOf: (p) => doc.lineOf(p) };
 }
 
 function lineText(doc: ParsedDocument, p: string): string {

@@ -18,14 +18,14 @@ export type UpdateVerdict = 'accept' | { readonly reject: string };
 
 /**
  * Why an update did not arrive or did not apply:
- * - `connection`: the stream failed (or, for a file, it could not be read). The subscription
- *   retries by itself; this does not end the initial fetch (as in Envoy, only the
- *   initial_fetch_timeout does). Informational.
+ * - `connection`: the stream failed. The subscription retries by itself; this does not end
+ *   the initial fetch (as in Envoy, only the initial_fetch_timeout does). Informational.
  * - `fetch_timeout`: initial_fetch_timeout passed without a first update. Called at most once;
  *   the subscription keeps waiting, an update may still come.
  * - `rejected`: an update was refused, either because it did not decode (every problem with
- *   its field path is in `error`) or because onConfigUpdate returned `{reject}`. The last
- *   accepted state is still the current one.
+ *   its field path is in `error`) or because onConfigUpdate returned `{reject}`, or a watched
+ *   file could not be read (Envoy's UpdateRejected). The last accepted state is still the
+ *   current one.
  */
 export type ConfigUpdateFailureReason = 'connection' | 'fetch_timeout' | 'rejected';
 

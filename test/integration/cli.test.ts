@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { COURIER_BIN, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
@@ -49,7 +49,7 @@ test('--mode validate on the bundled example exits 0 without serving', () => {
 test('--mode validate on a broken file exits 1 listing each problem with path and line', () => {
   const dir = tmpDir();
   const file = path.join(dir, 'broken.yaml');
-  const yaml = tcpProxyYaml({ ports: [9000], clusterExtra: '    lb_policy: CLUSTER_PROVIDED' }).replace('type: STATIC', 'type: EDS');
+  const yaml = tcpProxyYaml({ ports: [9000], clusterExtra: '    lb_policy: CLUSTER_PROVIDED' }).replace('type: STATIC', 'type: LOGICAL_DNS');
   writeFileSync(file, yaml);
   const lineOf = (needle: string): number => yaml.split('\n').findIndex((l) => l.includes(needle)) + 1;
   const r = courier(['--mode', 'validate', '-c', file]);
@@ -61,7 +61,7 @@ test('--mode validate on a broken file exits 1 listing each problem with path an
     r.stderr,
   );
   assert.ok(
-    r.stderr.includes(`${file}: static_resources.clusters[0].type (line ${lineOf('type: EDS')}): cluster type EDS is not supported`),
+    r.stderr.includes(`${file}: static_resources.clusters[0].type (line ${lineOf('type: LOGICAL_DNS')}): cluster type LOGICAL_DNS is not supported`),
     r.stderr,
   );
 });
@@ -87,5 +87,60 @@ test('serving a listener whose port is taken exits 1 naming the listener', async
     assert.match(r.stderr, new RegExp(`EADDRINUSE 127\\.0\\.0\\.1:${port}`));
   } finally {
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  }
+});
+
+/** Copies of ../shared/reference's example configs, kept in the repo so a clean clone has them. */
+const REFERENCE = path.join(REPO_ROOT, 'test', 'fixtures', 'reference');
+
+test('--mode validate loads the reference bootstrap (EDS, CDS and LDS, ADS) and names the xDS files it could not read', () => {
+  const r = courier(['--mode', 'validate', '-c', `${REFERENCE}/bootstrap-example.yaml`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.includes(`configuration '${REFERENCE}/bootstrap-example.yaml' OK`), r.stdout);
+  assert.match(r.stdout, /xDS file '\/etc\/proxy\/lds\.yaml' not found/);
+});
+
+test('--mode validate checks the xDS files a bootstrap names: the reference rds-file-example passes, broken RDS and LDS files fail with file, path and line', () => {
+  const dir = tmpDir();
+  const rds = path.join(dir, 'rds.yaml');
+  const lds = path.join(dir, 'lds.yaml');
+  const boot = path.join(dir, 'bootstrap.yaml');
+  const rdsText = readFileSync(`${REFERENCE}/rds-file-example.yaml`, 'utf8');
+  writeFileSync(rds, rdsText);
+  const ldsText = `version_info: "1"
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: from_lds
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.tcp_proxy
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+        stat_prefix: from_lds
+        cluster: backend_tcp
+`;
+  writeFileSync(lds, ldsText);
+  writeFileSync(
+    boot,
+    readFileSync(`${REFERENCE}/bootstrap-example.yaml`, 'utf8').replace('/etc/proxy/rds.yaml', rds).replace('/etc/proxy/lds.yaml', lds),
+  );
+  try {
+    const ok = courier(['--mode', 'validate', '-c', boot]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(ok.stdout.includes(`xDS file '${rds}' OK`), ok.stdout);
+    assert.ok(ok.stdout.includes(`xDS file '${lds}' OK`), ok.stdout);
+
+    const badRds = rdsText.replace('domains: ["*"]', 'domains: []');
+    writeFileSync(rds, badRds);
+    const ldsBad = ldsText.replace('  filter_chains:', '  enable_reuse_port: true\n  filter_chains:');
+    writeFileSync(lds, ldsBad);
+    const bad = courier(['--mode', 'validate', '-c', boot]);
+    assert.equal(bad.status, 1);
+    const line = (text: string, needle: string): number => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    assert.ok(bad.stderr.includes(`${rds}: RDS resource "local_route": resources[0].virtual_hosts[0].domains (line ${line(badRds, 'domains: []')}): `), bad.stderr);
+    assert.ok(bad.stderr.includes(`${lds}: LDS resource "from_lds": resources[0].enable_reuse_port (line ${line(ldsBad, 'enable_reuse_port')}): Listener.enable_reuse_port is not supported`), bad.stderr);
+  } finally {
+    rmSync(dir, { recursive: true });
   }
 });

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ROUTE_CONFIGURATION } from '../../src/xds/resource-type.js';
 import { startXdsServer, type XdsServerHandle } from '../../src/xds/server/xds-server.js';
-import { eventually, httpRequest, sleep, startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
+import { REPO_ROOT, eventually, httpRequest, sleep, startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 
 const RDS = ROUTE_CONFIGURATION.typeUrl;
 
@@ -319,7 +319,7 @@ test('no management server: listeners start after initial_fetch_timeout and answ
 test('rds over a watched file (the reference rds-file-example.yaml): routes load and a replaced file reloads', async () => {
   const dir = tmpDir();
   const file = path.join(dir, 'rds.yaml');
-  copyFileSync('/work/shared/reference/rds-file-example.yaml', file);
+  copyFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'rds-file-example.yaml'), file);
   const a = await backend('a');
   const b = await backend('b');
   const yaml = `

@@ -6,11 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../support/courier-harness.js';
 import { loadBootstrapText, type LoadedBootstrap } from '../../src/config/bootstrap.js';
 import { ConfigError, type ConfigProblem } from '../../src/config/config-error.js';
 import { networkFilterRegistry } from '../../src/extensions/all.js';
 
-const REFERENCE_BOOTSTRAP = '/work/shared/reference/bootstrap-example.yaml';
+const REFERENCE_BOOTSTRAP = path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'bootstrap-example.yaml');
 const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TCP_FILTER = 'static_resources.listeners[0].filter_chains[0].filters[0]';
 
@@ -176,11 +178,75 @@ test('lb_policy CLUSTER_PROVIDED is refused by name, listing the supported polic
   assert.equal(err.problems.length, 1);
 });
 
-test('cluster type EDS is refused by name', () => {
+test('an EDS cluster needs eds_cluster_config and takes no load_assignment; ads: {} needs ads_config', () => {
   const text = bootstrap({ clusterType: 'EDS' });
+  const err = configError(text);
+  assert.match(problemAt(err, 'static_resources.clusters[0].eds_cluster_config').message, /an EDS cluster needs eds_cluster_config\.eds_config/);
+  const la = problemAt(err, 'static_resources.clusters[0].load_assignment');
+  assert.equal(la.line, lineOf(text, 'load_assignment:'));
+  assert.match(la.message, /takes its endpoints from EDS/);
+
+  const eds = bootstrap({
+    clusters: `  - name: backend
+    type: EDS
+    eds_cluster_config: { service_name: backend_svc, eds_config: { ads: {} } }`,
+  });
+  const p = problemAt(configError(eds), 'static_resources.clusters[0].eds_cluster_config.eds_config.ads');
+  assert.match(p.message, /needs dynamic_resources\.ads_config/);
+  const ok = load(eds.replace('eds_config: { ads: {} }', 'eds_config: { path_config_source: { path: /tmp/eds.yaml }, initial_fetch_timeout: 2s }'));
+  assert.deepEqual(ok.config.clusters[0]!.eds, {
+    serviceName: 'backend_svc',
+    source: { kind: 'path', path: '/tmp/eds.yaml', watchedDirectory: undefined, initialFetchTimeoutMs: 2000 },
+  });
+  const other = problemAt(configError(bootstrap({ clusterExtra: '    eds_cluster_config: { eds_config: { ads: {} } }' })), 'static_resources.clusters[0].eds_cluster_config');
+  assert.match(other.message, /only used by type: EDS/);
+});
+
+test('cluster type LOGICAL_DNS is refused by name', () => {
+  const text = bootstrap({ clusterType: 'LOGICAL_DNS' });
   const p = problemAt(configError(text), 'static_resources.clusters[0].type');
-  assert.equal(p.line, lineOf(text, 'type: EDS'));
-  assert.match(p.message, /cluster type EDS is not supported by Courier yet \(STATIC, STRICT_DNS\)/);
+  assert.equal(p.line, lineOf(text, 'type: LOGICAL_DNS'));
+  assert.match(p.message, /cluster type LOGICAL_DNS is not supported by Courier yet \(STATIC, STRICT_DNS, EDS\)/);
+});
+
+test('load_assignment: priorities, health_status and hostname are read; policy fields are refused by name', () => {
+  const text = bootstrap({
+    clusters: `  - name: backend
+    type: STATIC
+    load_assignment:
+      cluster_name: backend
+      policy: { overprovisioning_factor: 140 }
+      endpoints:
+      - lb_endpoints:
+        - { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 1 } }, hostname: one }, health_status: HEALTHY }
+        - { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 2 } } }, health_status: DRAINING, load_balancing_weight: 3 }
+      - priority: 1
+        lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 3 } } }`,
+  });
+  const p = problemAt(configError(text), 'static_resources.clusters[0].load_assignment.policy.overprovisioning_factor');
+  assert.equal(p.line, lineOf(text, 'overprovisioning_factor'));
+  assert.match(p.message, /ClusterLoadAssignment\.Policy\.overprovisioning_factor is not supported by Courier yet/);
+  const { config } = load(text.replace('      policy: { overprovisioning_factor: 140 }\n', ''));
+  assert.deepEqual(config.clusters[0]!.endpoints, [
+    { address: '127.0.0.1', port: 1, weight: 1, health: 'HEALTHY', hostname: 'one' },
+    { address: '127.0.0.1', port: 2, weight: 3, health: 'DRAINING' },
+    { address: '127.0.0.1', port: 3, weight: 1, priority: 1 },
+  ]);
+});
+
+test('typed_extension_protocol_options: HttpProtocolOptions with explicit HTTP/2 only; other fields refused by name', () => {
+  const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+  const opts = (body: string): string =>
+    bootstrap({ clusterExtra: `    typed_extension_protocol_options:\n      ${key}:\n        "@type": type.googleapis.com/${key}\n${body}` });
+  const { config } = load(opts('        explicit_http_config: { http2_protocol_options: {} }'));
+  assert.deepEqual(config.clusters[0]!.protocolOptions[key], { explicitProtocol: 'http2' });
+  const base = `static_resources.clusters[0].typed_extension_protocol_options["${key}"]`;
+  const err = configError(opts('        explicit_http_config: { http_protocol_options: {} }\n        common_http_protocol_options: { idle_timeout: 1s }'));
+  assert.match(problemAt(err, `${base}.explicit_http_config.http_protocol_options`).message, /ExplicitHttpConfig\.http_protocol_options is not supported/);
+  assert.match(problemAt(err, `${base}.common_http_protocol_options`).message, /HttpProtocolOptions\.common_http_protocol_options is not supported/);
+  const h2 = configError(opts('        explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 10 } }'));
+  assert.match(problemAt(h2, `${base}.explicit_http_config.http2_protocol_options.max_concurrent_streams`).message, /not supported/);
 });
 
 test('a STATIC cluster endpoint with a hostname is a malformed IP address (STRICT_DNS takes it)', () => {
@@ -344,29 +410,37 @@ test('wrapper fields take plain numbers', () => {
   assert.match(p.message, /expected an integer/);
 });
 
-test('the reference bootstrap is refused only for the features Courier lacks yet (EDS, LDS/CDS, HTTP protocol options)', () => {
-  const text = readFileSync(REFERENCE_BOOTSTRAP, 'utf8');
+test('the reference bootstrap loads: EDS over ADS, CDS over ADS, LDS from a file, the xDS cluster\'s HTTP/2 options', () => {
+  const { config } = load(readFileSync(REFERENCE_BOOTSTRAP, 'utf8'));
+  assert.deepEqual(config.clusters.map((c) => [c.name, c.type]), [
+    ['backend_tcp', 'STATIC'],
+    ['dubbo_v1', 'STRICT_DNS'],
+    ['dubbo_canary', 'EDS'],
+    ['xds_cluster', 'STATIC'],
+  ]);
+  assert.deepEqual(config.clusters[2]!.eds, { serviceName: 'dubbo_canary', source: { kind: 'ads', initialFetchTimeoutMs: 15000 } });
+  assert.deepEqual(config.ads, { clusterName: 'xds_cluster', host: '127.0.0.1', port: 18000, target: '127.0.0.1:18000' });
+  assert.deepEqual(config.cds, { kind: 'ads', initialFetchTimeoutMs: 15000 });
+  assert.deepEqual(config.lds, { kind: 'path', path: '/etc/proxy/lds.yaml', watchedDirectory: undefined, initialFetchTimeoutMs: 15000 });
+});
+
+test('dynamic_resources: lds_config / cds_config need ads_config for ads: {}, name a static cluster for api_config_source; locators refused', () => {
+  const text = `${bootstrap()}
+dynamic_resources:
+  lds_config: { ads: {} }
+  cds_config:
+    api_config_source: { api_type: GRPC, transport_api_version: V3, grpc_services: [ { envoy_grpc: { cluster_name: nowhere } } ] }
+  cds_resources_locator: xdstp://example/envoy.config.cluster.v3.Cluster/*
+`;
   const err = configError(text);
-  const byPath = new Map(err.problems.map((p) => [p.path, p]));
-  // The Dubbo listener (static multiple_route_config) is supported and not blamed.
-  assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.listeners[1]')), err.message);
-  // The HCM with rds over a watched file is supported now: not blamed.
-  assert.ok(!err.problems.some((p) => p.path.startsWith('static_resources.listeners[2]')), err.message);
-  const eds = byPath.get('static_resources.clusters[2].type');
-  assert.ok(eds, err.message);
-  assert.match(eds.message, /cluster type EDS is not supported/);
-  assert.equal(eds.line, lineOf(text, 'type: EDS'));
-  // ads_config is accepted; LDS and CDS are refused by name.
-  assert.ok(!byPath.has('dynamic_resources') && !byPath.has('dynamic_resources.ads_config'), err.message);
-  assert.match(byPath.get('dynamic_resources.lds_config')?.message ?? '', /lds_config \(LDS\) is not supported by Courier yet/);
-  assert.match(byPath.get('dynamic_resources.cds_config')?.message ?? '', /cds_config \(CDS\) is not supported by Courier yet/);
-  const allowed = [
-    /^static_resources\.clusters\[2\]\./,
-    /^static_resources\.clusters\[3\]\.typed_extension_protocol_options/,
-    /^dynamic_resources\.(lds|cds)_config$/,
-  ];
-  for (const p of err.problems) assert.ok(allowed.some((re) => re.test(p.path)), `unexpected problem: ${p.path}: ${p.message}`);
-  for (const p of err.problems) assert.ok(p.line, `${p.path} has a line`);
+  assert.match(problemAt(err, 'dynamic_resources.lds_config.ads').message, /needs dynamic_resources\.ads_config/);
+  const cds = problemAt(err, 'dynamic_resources.cds_config.api_config_source.grpc_services[0].envoy_grpc.cluster_name');
+  assert.equal(cds.line, lineOf(text, 'cluster_name: nowhere'));
+  assert.match(problemAt(err, 'dynamic_resources.cds_resources_locator').message, /xdstp.*not supported by Courier yet; use cds_config/);
+  assert.equal(err.problems.length, 3, err.message);
+  const ok = load(text.replace('nowhere', 'backend').replace(/\n  cds_resources_locator.*\n/, '\n').replace('lds_config: { ads: {} }', 'lds_config: { path: /tmp/lds.yaml }'));
+  assert.equal(ok.config.cds?.kind, 'grpc');
+  assert.deepEqual(ok.config.lds, { kind: 'path', path: '/tmp/lds.yaml', initialFetchTimeoutMs: 15000 });
 });
 
 test('a YAML syntax error names its line', () => {

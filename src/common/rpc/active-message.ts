@@ -15,6 +15,8 @@ import type { RpcProxyStats } from './rpc-stats.js';
 export interface ActiveMessageOwner<Req extends RpcFrame> {
   readonly protocol: RpcProtocol<Req>;
   readonly stats: RpcProxyStats;
+  /** The connection's stream handler, when the proxy supports streams. */
+  readonly streams: unknown;
   writeDownstream(bytes: Buffer): void;
   onMessageDone(message: ActiveMessage<Req>, info: StreamInfo): void;
 }
@@ -30,6 +32,7 @@ export class ActiveMessage<Req extends RpcFrame> implements RpcFilterCallbacks<R
   #next = 0;
   #state: State = 'decoding';
   #resetHandlers: Array<() => void> = [];
+  #mutation: Map<string, string> | undefined;
 
   constructor(owner: ActiveMessageOwner<Req>, request: Req, oneway: boolean, filters: RpcDecoderFilter<Req>[], remote: string, local: string) {
     this.#owner = owner;
@@ -38,7 +41,21 @@ export class ActiveMessage<Req extends RpcFrame> implements RpcFilterCallbacks<R
     this.#filters = filters;
     this.streamInfo = newStreamInfo(remote, local);
     this.streamInfo.bytesReceived = request.bytes.length;
+    const metadata = owner.protocol.metadata;
+    if (metadata) this.streamInfo.requestHeader = (key) => metadata(request, key);
     owner.stats.request_active.inc();
+  }
+
+  get streams(): unknown {
+    return this.#owner.streams;
+  }
+
+  get mutation(): Map<string, string> {
+    return (this.#mutation ??= new Map());
+  }
+
+  peekMutation(): ReadonlyMap<string, string> | undefined {
+    return this.#mutation;
   }
 
   get done(): boolean {
@@ -92,6 +109,8 @@ export class ActiveMessage<Req extends RpcFrame> implements RpcFilterCallbacks<R
         stats.response_success.inc();
     }
     this.streamInfo.bytesSent = response.bytes.length;
+    const metadata = this.#owner.protocol.metadata;
+    if (metadata) this.streamInfo.responseHeader = (key) => metadata(response, key);
     this.#owner.writeDownstream(response.bytes);
     this.#finish(false);
   }

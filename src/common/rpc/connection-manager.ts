@@ -24,6 +24,30 @@ export interface RpcConnectionManagerConfig<Req extends RpcFrame> {
   /** The filter chain for one request, router last. */
   createFilters(): RpcDecoderFilter<Req>[];
   readonly accessLoggers: readonly AccessLogger[];
+  /**
+   * Close the connection after this long with no request in flight (MetaProtocol's
+   * idle_timeout); 0 or absent: never. `idleTimeouts` counts it.
+   */
+  readonly idleTimeoutMs?: number;
+  readonly idleTimeouts?: { inc(): void };
+  /**
+   * Per-connection handling of stream frames (RpcMessageType.StreamFrame), made once per
+   * connection; filters reach it as `callbacks.streams`. Without it, stream frames are
+   * decoding errors.
+   */
+  createStreams?(downstream: RpcDownstream): RpcStreamHandler<Req>;
+}
+
+/** What a stream handler may do to its downstream connection. */
+export interface RpcDownstream {
+  write(bytes: Buffer): void;
+}
+
+export interface RpcStreamHandler<Req extends RpcFrame> {
+  /** A stream frame from downstream; false if it belongs to no known stream (decoding error). */
+  onDownstreamFrame(frame: Req): boolean;
+  /** The downstream connection closed: end every stream. */
+  onDownstreamClose(): void;
 }
 
 type State = 'open' | 'closing' | 'closed';
@@ -38,6 +62,9 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
   #state: State = 'open';
   /** Two-way requests answered so far or owed: close once none is owed. */
   #owed = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** Made on the first stream frame or stream open (most connections never carry one). */
+  #streams: RpcStreamHandler<Req> | undefined;
 
   constructor(config: RpcConnectionManagerConfig<Req>) {
     this.#config = config;
@@ -63,7 +90,29 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
   }
 
   onNewConnection(): FilterStatus {
+    this.#armIdleTimer();
     return FilterStatus.Continue;
+  }
+
+  /** Idle = no request in flight; the timer runs only then. */
+  #armIdleTimer(): void {
+    const ms = this.#config.idleTimeoutMs;
+    if (!ms || this.#state !== 'open') return;
+    if (this.#idleTimer) this.#idleTimer.refresh();
+    else {
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = undefined;
+        if (this.#active.size > 0 || this.#state !== 'open') return;
+        this.#config.idleTimeouts?.inc();
+        this.#connection.streamInfo.connectionTerminationDetails = 'idle timeout';
+        this.#close(CloseType.FlushWrite);
+      }, ms);
+    }
+  }
+
+  #disarmIdleTimer(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 
   onData(data: Buffer, endStream: boolean): FilterStatus {
@@ -91,6 +140,12 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
         return;
       case RpcMessageType.HeartbeatResponse:
         return;
+      case RpcMessageType.StreamFrame:
+        if (this.streams?.onDownstreamFrame(frame)) return;
+        stats.request_decoding_error.inc();
+        this.#connection.streamInfo.connectionTerminationDetails = 'stream frame for no open stream';
+        this.#closeWhenAnswered();
+        return;
       case RpcMessageType.Request:
       case RpcMessageType.Oneway: {
         const oneway = frame.type === RpcMessageType.Oneway;
@@ -104,6 +159,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
         const conn = this.#connection;
         const message = new ActiveMessage(this, frame, oneway, this.#config.createFilters(), conn.remoteAddress, conn.localAddress);
         this.#active.add(message);
+        if (this.#idleTimer) this.#disarmIdleTimer();
         message.start();
         return;
       }
@@ -113,6 +169,12 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
         this.#closeWhenAnswered();
     }
   };
+
+  /** The connection's stream handler, if the config has streams (made on first use). */
+  get streams(): RpcStreamHandler<Req> | undefined {
+    if (!this.#streams && this.#config.createStreams) this.#streams = this.#config.createStreams({ write: (b) => this.writeDownstream(b) });
+    return this.#streams;
+  }
 
   writeDownstream(bytes: Buffer): void {
     if (this.#state === 'closed') return;
@@ -124,6 +186,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
     if (!message.oneway) this.#owed--;
     for (const logger of this.#config.accessLoggers) logger.log(info);
     if (this.#state === 'closing' && this.#owed === 0) this.#close(CloseType.FlushWrite);
+    else if (this.#active.size === 0) this.#armIdleTimer();
   }
 
   /** Stop taking requests; close once every two-way request has its answer written. */
@@ -144,6 +207,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
     if (event === ConnectionEvent.Connected) return;
     const wasClosing = this.#state;
     this.#state = 'closed';
+    this.#disarmIdleTimer();
     const pending = [...this.#active].filter((m) => !m.done);
     if (pending.length > 0) {
       if (event === ConnectionEvent.RemoteClose && wasClosing !== 'closed') this.stats.cx_destroy_remote_with_active_rq.inc();
@@ -151,5 +215,6 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
     }
     for (const m of pending) m.reset();
     this.#active.clear();
+    this.#streams?.onDownstreamClose();
   };
 }

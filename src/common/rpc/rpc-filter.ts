@@ -26,6 +26,15 @@ export interface RpcFilterCallbacks<Req extends RpcFrame> {
   complete(): void;
   /** Registers what to do if the request ends early (downstream gone, timeout). */
   onReset(handler: () => void): void;
+  /**
+   * Key/value pairs to apply to the request when it is encoded (MetaProtocol's mutation):
+   * filters and the route add to it; the protocol decides what they mean. Made on first use.
+   */
+  readonly mutation: Map<string, string>;
+  /** The mutation if anything made it, without making one. */
+  peekMutation(): ReadonlyMap<string, string> | undefined;
+  /** The downstream connection's stream handler (RpcConnectionManagerConfig.createStreams). */
+  readonly streams: unknown;
 }
 
 export interface RpcDecoderFilter<Req extends RpcFrame> {

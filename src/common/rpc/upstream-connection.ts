@@ -84,7 +84,7 @@ export class RpcUpstreamConnection implements TcpPoolCallbacks {
       if (this.#rewriteIds) {
         id = BigInt(this.#nextId);
         this.#nextId = this.#nextId >= MAX_ID ? 1 : this.#nextId + 1;
-        this.#ctx.protocol.setRequestId(frame.bytes, id);
+        this.#ctx.protocol.setRequestId(frame, id);
       }
       this.#inFlight.set(id, entry);
     }
@@ -160,7 +160,7 @@ export class RpcUpstreamConnection implements TcpPoolCallbacks {
       return;
     }
     this.#inFlight.delete(frame.requestId);
-    if (this.#rewriteIds) this.#ctx.protocol.setRequestId(frame.bytes, entry.originalId);
+    if (this.#rewriteIds) this.#ctx.protocol.setRequestId(frame, entry.originalId);
     if (!entry.cancelled) entry.callbacks.onResponse(frame);
     this.#maybeIdle();
   };

@@ -11,7 +11,7 @@ const COUNTERS = [
   'upstream_cx_destroy_remote', 'upstream_cx_destroy_remote_with_active_rq', 'upstream_cx_destroy_with_active_rq',
   'upstream_cx_none_healthy', 'upstream_cx_overflow', 'upstream_cx_rx_bytes_total', 'upstream_cx_total',
   'upstream_cx_tx_bytes_total', 'upstream_flow_control_backed_up_total', 'upstream_flow_control_drained_total',
-  'upstream_flow_control_paused_reading_total', 'upstream_flow_control_resumed_reading_total', 'upstream_rq_pending_overflow', 'upstream_rq_timeout', 'upstream_rq_total',
+  'upstream_flow_control_paused_reading_total', 'upstream_flow_control_resumed_reading_total', 'upstream_rq_pending_overflow', 'upstream_rq_retry', 'upstream_rq_timeout', 'upstream_rq_total',
 ] as const;
 const GAUGES = ['upstream_cx_active', 'upstream_cx_rx_bytes_buffered', 'upstream_cx_tx_bytes_buffered', 'upstream_rq_active'] as const;
 const HISTOGRAMS = ['upstream_cx_connect_ms', 'upstream_cx_length_ms'] as const;

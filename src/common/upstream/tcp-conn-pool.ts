@@ -48,6 +48,19 @@ class ConnectAttempt implements Cancellable {
   }
 }
 
+/** Every upstream socket this process has open, so that a stopping worker can close them all. */
+const openUpstreamSockets = new Set<net.Socket>();
+
+/**
+ * Closes every upstream connection of this process (worker shutdown, after downstream
+ * connections are closed): pooled RPC and HTTP connections have no downstream owner to close
+ * them, and a single-process server must not leave them open after it stops.
+ */
+export function destroyUpstreamConnections(): void {
+  for (const socket of openUpstreamSockets) socket.destroy();
+  openUpstreamSockets.clear();
+}
+
 export class TcpConnPoolImpl implements TcpConnPool {
   readonly host: HostDescription;
   readonly hostStats: HostStats;
@@ -89,6 +102,8 @@ export class TcpConnPoolImpl implements TcpConnPool {
       writableHighWaterMark: this.#cluster.bufferLimitBytes,
     };
     const socket = net.connect(options as net.NetConnectOpts);
+    openUpstreamSockets.add(socket);
+    socket.once('close', () => openUpstreamSockets.delete(socket));
     let released = false;
     const release = (): void => {
       if (released) return;

@@ -3,7 +3,9 @@
  */
 import type { StatsSnapshot } from '../../api/stats.js';
 import type { HostStats } from '../../common/upstream/host-stats.js';
-import type { ClusterConfig, ClusterMembership, ServerConfig } from '../../config/server-config.js';
+import type { ListenerConfig, ServerConfig } from '../../config/server-config.js';
+import type { ClusterEntry } from '../cluster-manager.js';
+import type { ListenerEntry } from '../listener-manager.js';
 import type { ListenerBinding } from '../worker-pool.js';
 
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
@@ -20,7 +22,21 @@ export interface AdminContext {
   collectStats(): Promise<{ snapshot: StatsSnapshot; hosts: Record<string, Record<string, HostStats>> }>;
   resetCounters(): void;
   listenerBindings(): ListenerBinding[];
-  membership(cluster: ClusterConfig): ClusterMembership | undefined;
+  /** Active clusters: the bootstrap's, then CDS's (addedViaApi), each with every host it has. */
+  clusters(): ClusterEntry[];
+  /** CDS clusters waiting for their first hosts (EDS) before they are used. */
+  warmingClusters(): ClusterEntry[];
+  /** The last accepted CDS version_info; undefined without cds_config. */
+  cdsVersion(): string | undefined;
+  /** Accepted EDS assignments of active clusters (/config_dump?include_eds). */
+  edsAssignments(): Array<{ cluster: string; versionInfo: string; resource: Readonly<Record<string, unknown>>; lastUpdatedMs: number }>;
+  staticListeners(): ListenerEntry[];
+  /** LDS listeners, active or warming (for their routes). */
+  dynamicListeners(): Array<{ entry: ListenerEntry; warming: boolean }>;
+  /** What the workers serve: static, then active LDS listeners. */
+  activeListeners(): ListenerConfig[];
+  /** The last accepted LDS version_info; undefined without lds_config. */
+  ldsVersion(): string | undefined;
   /** Accepted RDS route configs (a rejected one never appears). */
   dynamicRouteConfigs(): Array<{ name: string; versionInfo: string; resource: Readonly<Record<string, unknown>>; lastUpdatedMs: number }>;
   /** POST /drain_listeners: stop accepting (graceful: after the drain period). */

@@ -4,6 +4,8 @@
 import { formatStats, type StatsFormat } from '../../common/stats/stats-format.js';
 import type { HostStats } from '../../common/upstream/host-stats.js';
 import { VERSION } from '../../version.js';
+import type { HostHealth } from '../../config/server-config.js';
+import type { ClusterEntry } from '../cluster-manager.js';
 import type { AdminContext } from './admin-context.js';
 
 export interface AdminResponse {
@@ -68,6 +70,22 @@ function staticRouteConfigs(listeners: unknown[]): unknown[] {
   return out;
 }
 
+const TYPE_URL = 'type.googleapis.com/';
+
+function dynamicCluster(e: ClusterEntry): unknown {
+  return {
+    version_info: e.versionInfo,
+    cluster: { '@type': `${TYPE_URL}envoy.config.cluster.v3.Cluster`, ...e.resource },
+    last_updated: new Date(e.lastUpdatedMs).toISOString(),
+  };
+}
+
+/** Envoy's /clusters health_flags for a host's EDS health. */
+function healthFlags(health: HostHealth): string {
+  if (health === 'UNKNOWN' || health === 'HEALTHY') return 'healthy';
+  return health === 'DEGRADED' ? '/degraded_eds_health' : '/failed_eds_health';
+}
+
 const HOST_COUNTERS: ReadonlyArray<keyof HostStats> = [
   'cx_active', 'cx_connect_fail', 'cx_total', 'rq_active', 'rq_error', 'rq_success', 'rq_timeout', 'rq_total',
 ];
@@ -95,13 +113,13 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
     mutates: false,
     handle: async (q, ctx) => {
       const { hosts } = await ctx.collectStats();
-      const clusters = ctx.config.clusters;
+      const entries = ctx.clusters();
       if (q.get('format') === 'json') {
         return json({
-          cluster_statuses: clusters.map((c) => ({
+          cluster_statuses: entries.map(({ config: c, addedViaApi, hosts: members }) => ({
             name: c.name,
             observability_name: c.statName,
-            added_via_api: false,
+            added_via_api: addedViaApi,
             circuit_breakers: {
               thresholds: [
                 {
@@ -113,7 +131,7 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
                 },
               ],
             },
-            host_statuses: (ctx.membership(c)?.hosts ?? []).map((h) => {
+            host_statuses: members.map((h) => {
               const hs = hosts[c.name]?.[h.address];
               return {
                 address: { socket_address: { address: h.host, port_value: h.port } },
@@ -122,17 +140,18 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
                   value: String(hs?.[name] ?? 0),
                   ...(name.endsWith('_active') ? { type: 'GAUGE' } : {}),
                 })),
-                health_status: { eds_health_status: 'HEALTHY' },
+                health_status: { eds_health_status: h.health === 'UNKNOWN' ? 'HEALTHY' : h.health },
                 weight: h.weight,
                 hostname: h.hostname,
                 locality: {},
+                ...(h.priority !== 0 ? { priority: h.priority } : {}),
               };
             }),
           })),
         });
       }
       const lines: string[] = [];
-      for (const c of clusters) {
+      for (const { config: c, addedViaApi, hosts: members } of entries) {
         const p = `${c.name}::`;
         lines.push(`${p}observability_name::${c.statName}`);
         const cb = c.circuitBreakers;
@@ -140,15 +159,15 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
         lines.push(`${p}default_priority::max_pending_requests::${cb.maxPendingRequests}`);
         lines.push(`${p}default_priority::max_requests::${cb.maxRequests}`);
         lines.push(`${p}default_priority::max_retries::${cb.maxRetries}`);
-        lines.push(`${p}added_via_api::false`);
-        for (const h of ctx.membership(c)?.hosts ?? []) {
+        lines.push(`${p}added_via_api::${addedViaApi}`);
+        for (const h of members) {
           const hs = hosts[c.name]?.[h.address];
           const hp = `${p}${h.address}::`;
           for (const name of HOST_COUNTERS) lines.push(`${hp}${name}::${hs?.[name] ?? 0}`);
           lines.push(`${hp}hostname::${h.hostname}`);
-          lines.push(`${hp}health_flags::healthy`);
+          lines.push(`${hp}health_flags::${healthFlags(h.health)}`);
           lines.push(`${hp}weight::${h.weight}`);
-          lines.push(`${hp}region::`, `${hp}zone::`, `${hp}sub_zone::`, `${hp}canary::false`, `${hp}priority::0`);
+          lines.push(`${hp}region::`, `${hp}zone::`, `${hp}sub_zone::`, `${hp}canary::false`, `${hp}priority::${h.priority}`);
           lines.push(`${hp}success_rate::-1`, `${hp}local_origin_success_rate::-1`);
         }
       }
@@ -161,7 +180,7 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
     mutates: false,
     handle: (q, ctx) => {
       const bound = new Map(ctx.listenerBindings().map((b) => [b.listener, b]));
-      const rows = ctx.config.listeners.map((l) => {
+      const rows = ctx.activeListeners().map((l) => {
         const b = bound.get(l.name);
         return { name: l.name, host: l.address.host, port: b?.port ?? l.address.port };
       });
@@ -203,7 +222,7 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
     path: '/config_dump',
     help: 'dump current Courier configs (experimental)',
     mutates: false,
-    handle: (_q, ctx) => {
+    handle: (q, ctx) => {
       const lastUpdated = new Date(ctx.startedAtMs).toISOString();
       const raw = (ctx.rawBootstrap ?? {}) as Record<string, unknown>;
       const sr = (raw['static_resources'] ?? raw['staticResources'] ?? {}) as Record<string, unknown[]>;
@@ -216,13 +235,36 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
           },
           {
             '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
-            version_info: '',
+            version_info: ctx.cdsVersion() ?? '',
             static_clusters: (sr['clusters'] ?? []).map((cluster) => ({ cluster, last_updated: lastUpdated })),
+            // The checked CDS resources (Durations in milliseconds, as Courier decodes them).
+            dynamic_active_clusters: ctx.clusters().filter((e) => e.addedViaApi).map(dynamicCluster),
+            dynamic_warming_clusters: ctx.warmingClusters().map(dynamicCluster),
           },
+          ...(q.has('include_eds')
+            ? [
+                {
+                  '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+                  dynamic_endpoint_configs: ctx.edsAssignments().map((a) => ({
+                    version_info: a.versionInfo,
+                    endpoint_config: { '@type': `${TYPE_URL}envoy.config.endpoint.v3.ClusterLoadAssignment`, ...a.resource },
+                    last_updated: new Date(a.lastUpdatedMs).toISOString(),
+                  })),
+                },
+              ]
+            : []),
           {
             '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
-            version_info: '',
+            version_info: ctx.ldsVersion() ?? '',
             static_listeners: (sr['listeners'] ?? []).map((listener) => ({ listener, last_updated: lastUpdated })),
+            dynamic_listeners: ctx.dynamicListeners().map(({ entry, warming }) => ({
+              name: entry.config.name,
+              [warming ? 'warming_state' : 'active_state']: {
+                version_info: entry.versionInfo,
+                listener: { '@type': `${TYPE_URL}envoy.config.listener.v3.Listener`, ...entry.resource },
+                last_updated: new Date(entry.lastUpdatedMs).toISOString(),
+              },
+            })),
           },
           {
             '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',

@@ -5,7 +5,7 @@
  * protocol-neutral (src/common/rpc/); Dubbo brings its codec and its route matcher.
  */
 import type { ThreadLocalCluster } from '../../../../api/cluster.js';
-import type { NetworkFilterConfigFactory, ProblemSink } from '../../../../api/network-filter.js';
+import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink } from '../../../../api/network-filter.js';
 import { RpcConnectionManager } from '../../../../common/rpc/connection-manager.js';
 import { RpcRouterFilter } from '../../../../common/rpc/rpc-router.js';
 import { createRpcProxyStats } from '../../../../common/rpc/rpc-stats.js';
@@ -20,14 +20,14 @@ const ROUTER_FILTER = 'envoy.filters.dubbo.router';
 
 export interface DubboProxyConfig {
   statPrefix: string;
-  routes: DubboRouteTable;
+  /** Inline routes, or the drds provider key (routes read per request on the worker). */
+  routes: { kind: 'static'; table: DubboRouteTable } | { kind: 'drds'; key: string };
 }
 
-const SUPPORTED = ['stat_prefix', 'protocol_type', 'serialization_type', 'route_config', 'multiple_route_config', 'dubbo_filters'];
+const SUPPORTED = ['stat_prefix', 'protocol_type', 'serialization_type', 'route_config', 'multiple_route_config', 'dubbo_filters', 'drds'];
 
-function parseConfig(p: Obj, problems: ProblemSink): DubboProxyConfig | undefined {
-  if (p['drds'] !== undefined) problems.add('drds', 'drds (dynamic Dubbo routes) is not supported by Courier yet; use route_config or multiple_route_config');
-  rejectUnsupported(p, [...SUPPORTED, 'drds'], 'DubboProxy', problems);
+function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): DubboProxyConfig | undefined {
+  rejectUnsupported(p, SUPPORTED, 'DubboProxy', problems);
   const protocol = (p['protocol_type'] as string | undefined) ?? 'Dubbo';
   if (protocol !== 'Dubbo') problems.add('protocol_type', `protocol_type ${protocol} is not supported (Dubbo)`);
   const serialization = (p['serialization_type'] as string | undefined) ?? 'Hessian2';
@@ -39,7 +39,17 @@ function parseConfig(p: Obj, problems: ProblemSink): DubboProxyConfig | undefine
     const name = str(filter, 'name');
     if (name !== ROUTER_FILTER) fp.add('name', `dubbo filter "${name}" is not supported by Courier (${ROUTER_FILTER})`);
   });
-  return { statPrefix: str(p, 'stat_prefix'), routes: parseDubboRouteTable(p, problems) };
+  const statPrefix = str(p, 'stat_prefix');
+  const drds = obj(p['drds']);
+  if (drds) {
+    if (p['route_config'] !== undefined || p['multiple_route_config'] !== undefined) {
+      problems.add('drds', 'drds and route_config/multiple_route_config are both set; use only one');
+    }
+    const dp = problems.at('drds');
+    const key = ctx.registerRds(obj(drds['config_source']) ?? {}, str(drds, 'route_config_name'), statPrefix, dp.at('config_source'), 'dubbo');
+    return key ? { statPrefix, routes: { kind: 'drds', key } } : undefined;
+  }
+  return { statPrefix, routes: { kind: 'static', table: parseDubboRouteTable(p, problems) } };
 }
 
 const MODES = ['EXCLUSIVE', 'MULTIPLEXED'] as const;
@@ -67,13 +77,20 @@ export const dubboProxyConfigFactory: NetworkFilterConfigFactory<DubboProxyConfi
   parseProtocolOptions,
   createFilterFactory(config, ctx) {
     const stats = createRpcProxyStats(ctx.stats.scope(`dubbo.${config.statPrefix}`));
-    const matcher = new DubboRouteMatcher(config.routes.routeConfigs);
+    const routes = config.routes;
+    const staticMatcher = routes.kind === 'static' ? new DubboRouteMatcher(routes.table.routeConfigs) : undefined;
+    const emptyMatcher = new DubboRouteMatcher([]);
+    const matcher = (): DubboRouteMatcher => {
+      if (staticMatcher) return staticMatcher;
+      const m = ctx.routeTables.get((routes as { key: string }).key);
+      return m instanceof DubboRouteMatcher ? m : emptyMatcher;
+    };
     const pools = new RpcUpstreamPools(dubboProtocol, upstreamOptions, stats.response_decoding_error);
     const router = new RpcRouterFilter<DubboRpcFrame>({
       protocol: dubboProtocol,
       clusterManager: ctx.clusterManager,
       pools,
-      route: (request) => matcher.route(request, Math.random()),
+      route: (request) => matcher().route(request, Math.random()),
       describe: (request) => request.describe(),
     });
     const filters = [router];

@@ -124,6 +124,7 @@ const LOCAL_REPLY_STATUS: Record<LocalReplyKind, number> = {
   [LocalReplyKind.BadResponse]: ResponseStatus.SERVER_ERROR,
   // A Dubbo consumer turns 31 into a TimeoutException, which is what happened.
   [LocalReplyKind.Timeout]: ResponseStatus.SERVER_TIMEOUT,
+  [LocalReplyKind.OverLimit]: ResponseStatus.SERVER_THREADPOOL_EXHAUSTED_ERROR,
 };
 
 export const dubboProtocol: RpcProtocol<DubboRpcFrame, DubboRpcFrame> = {
@@ -132,6 +133,6 @@ export const dubboProtocol: RpcProtocol<DubboRpcFrame, DubboRpcFrame> = {
   newResponseDecoder: () => new DubboFrameDecoder(),
   heartbeatResponse: (heartbeat) => encodeHeartbeatResponse(heartbeat.requestId),
   localReply: (request, kind, message) => encodeErrorResponse(request.requestId, LOCAL_REPLY_STATUS[kind], message),
-  setRequestId: (frame, id) => writeRequestId(frame, id),
+  setRequestId: (frame, id) => writeRequestId(frame.bytes, id),
   heartbeatRequest: (id) => encodeHeartbeatRequest(id),
 };

@@ -259,3 +259,15 @@ function parseRouteAction(route: Obj, problems: ProblemSink): DubboRouteActionCo
   }
   return ok ? { kind: 'weighted', clusters } : undefined;
 }
+
+/** The clusters a route table sends to (drds validation, admin output). */
+export function dubboRouteClusters(table: DubboRouteTable): string[] {
+  const names = new Set<string>();
+  for (const rc of table.routeConfigs) {
+    for (const r of rc.routes) {
+      if (r.action.kind === 'cluster') names.add(r.action.cluster);
+      else for (const c of r.action.clusters) names.add(c.name);
+    }
+  }
+  return [...names];
+}

@@ -1,0 +1,85 @@
+/**
+ * A compiled MetaProtocol route table (WORKER): routes tried in order, the first whose
+ * metadata matchers all match wins (MetaProtocol's RouteMatcherImpl). `route` draws the
+ * weighted cluster and the mirror fractions per request and returns what the RPC router needs.
+ */
+import type { MetaMetadata } from '../../../../../api/meta-protocol-codec.js';
+import { compileHeaderMatcher, matchAllHeaders, type HeaderMatcher } from '../../../../../common/matchers/header-matcher.js';
+import type { RpcRoute } from '../../../../../common/rpc/rpc-router.js';
+import { hashString } from '../../../../../common/upstream/hash.js';
+import type { MetaMirrorConfig, MetaRouteConfig, MetaRouteEntryConfig } from './route-config.js';
+
+class MetaRoute {
+  readonly name: string;
+  readonly #matchers: HeaderMatcher[];
+  readonly #clusters: ReadonlyArray<{ name: string; weight: number }>;
+  readonly #totalWeight: number;
+  readonly #hashKeys: readonly string[];
+  readonly #mirrors: readonly MetaMirrorConfig[];
+  /** The route's fixed part, shared by every request with no per-request extras. */
+  readonly #base: Omit<RpcRoute, 'cluster'>;
+
+  constructor(c: MetaRouteEntryConfig) {
+    this.name = c.name;
+    this.#matchers = c.match.map(compileHeaderMatcher);
+    this.#clusters = c.clusters;
+    this.#totalWeight = c.clusters.reduce((s, x) => s + x.weight, 0);
+    this.#hashKeys = c.hashKeys;
+    this.#mirrors = c.mirrors;
+    this.#base = {
+      timeoutMs: c.timeoutMs > 0 ? c.timeoutMs : undefined,
+      connectRetries: c.connectRetries,
+      requestMutation: c.requestMutation.length > 0 ? new Map(c.requestMutation) : undefined,
+      responseMutation: c.responseMutation.length > 0 ? new Map(c.responseMutation) : undefined,
+    };
+  }
+
+  matches(metadata: MetaMetadata): boolean {
+    return matchAllHeaders(this.#matchers, (key) => metadata.get(key));
+  }
+
+  resolve(metadata: MetaMetadata, random: () => number): RpcRoute {
+    const clusters = this.#clusters;
+    let cluster = clusters[0]!.name;
+    if (clusters.length > 1) {
+      let pick = random() * this.#totalWeight;
+      for (const c of clusters) {
+        cluster = c.name;
+        if ((pick -= c.weight) < 0) break;
+      }
+    }
+    let hashKey: number | undefined;
+    if (this.#hashKeys.length > 0) {
+      // MetaProtocol hashes the keys' values in sorted order; missing keys count as "".
+      hashKey = hashString(this.#hashKeys.map((k) => metadata.get(k) ?? '').sort().join('\u0000'));
+    }
+    let mirrorClusters: string[] | undefined;
+    for (const m of this.#mirrors) {
+      if (m.perMillion >= 1_000_000 || random() * 1_000_000 < m.perMillion) (mirrorClusters ??= []).push(m.cluster);
+    }
+    return { ...this.#base, cluster, hashKey, mirrorClusters };
+  }
+}
+
+export class MetaRouteTable {
+  readonly name: string;
+  readonly #routes: MetaRoute[];
+
+  constructor(config: MetaRouteConfig) {
+    this.name = config.name;
+    this.#routes = config.routes.map((r) => new MetaRoute(r));
+  }
+
+  get size(): number {
+    return this.#routes.length;
+  }
+
+  /** The route for a request, or undefined (the codec's route_not_found reply follows). */
+  route(metadata: MetaMetadata, random: () => number = Math.random): RpcRoute | undefined {
+    for (const r of this.#routes) if (r.matches(metadata)) return r.resolve(metadata, random);
+    return undefined;
+  }
+}
+
+/** Before MetaRDS's first update every request misses, as MetaProtocol's NullConfigImpl. */
+export const EMPTY_META_ROUTE_TABLE = new MetaRouteTable({ name: '', routes: [] });
