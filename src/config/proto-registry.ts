@@ -29,6 +29,9 @@ const ENTRY_FILES = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/service/discovery/v3/discovery.proto',
   'courier/extensions/filters/network/dubbo_proxy/v1/dubbo_protocol_options.proto',
+  'courier/meta_protocol_proxy/v1/meta_protocol_proxy.proto',
+  'courier/meta_protocol_proxy/filters/router/v1/router.proto',
+  'courier/meta_protocol_proxy/filters/local_ratelimit/v1/local_ratelimit.proto',
 ];
 
 /** Courier's own .proto files (proto/courier/...), found from this module up to the package root. */

@@ -14,6 +14,7 @@ test('there is one example per implemented flow', () => {
   assert.ok(examples.includes('tcp-proxy.yaml'));
   assert.ok(examples.includes('dubbo-proxy.yaml'));
   assert.ok(examples.includes('http-proxy.yaml'));
+  assert.ok(examples.includes('meta-protocol-toy.yaml'));
 });
 
 for (const file of examples) {
