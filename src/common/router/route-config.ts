@@ -585,16 +585,30 @@ function parseRouteAction(a: Obj, problems: ProblemSink): ForwardActionConfig | 
   };
 }
 
+/** Where an upgrade_configs list sits: the HCM's or a route's (their messages differ, as in Envoy). */
+export interface UpgradeConfigsLevel {
+  /** Message name for refused fields. */
+  readonly what: string;
+  /** Fields accepted besides upgrade_type and enabled. */
+  readonly extraFields: readonly string[];
+  /** Envoy's message for a type given twice. */
+  duplicate(raw: string): string;
+}
+
 /**
- * RouteAction.upgrade_configs: each upgrade type once (Envoy: "Duplicate upgrade"), matched
- * without case; connect_config (CONNECT termination) is refused until Courier has CONNECT.
+ * An upgrade_configs list (HttpConnectionManager.UpgradeConfig or RouteAction.UpgradeConfig):
+ * upgrade types matched without case, each at most once; CONNECT refused until Courier has it.
  */
-function parseRouteUpgradeConfigs(a: Obj, problems: ProblemSink): Array<{ type: string; enabled: boolean }> {
-  const out: Array<{ type: string; enabled: boolean }> = [];
-  list(a['upgrade_configs']).forEach((u, i) => {
+export function parseUpgradeConfigs(
+  listValue: unknown,
+  problems: ProblemSink,
+  level: UpgradeConfigsLevel,
+): Array<{ type: string; enabled: boolean; entry: Obj; problems: ProblemSink }> {
+  const out: Array<{ type: string; enabled: boolean; entry: Obj; problems: ProblemSink }> = [];
+  list(listValue).forEach((u, i) => {
     const up = problems.at(`upgrade_configs[${i}]`);
     const o = obj(u) ?? {};
-    rejectUnsupported(o, ['upgrade_type', 'enabled'], 'RouteAction.UpgradeConfig', up);
+    rejectUnsupported(o, ['upgrade_type', 'enabled', ...level.extraFields], level.what, up);
     const raw = typeof o['upgrade_type'] === 'string' ? o['upgrade_type'] : '';
     const type = raw.toLowerCase();
     if (type === '') {
@@ -606,12 +620,19 @@ function parseRouteUpgradeConfigs(a: Obj, problems: ProblemSink): Array<{ type: 
       return;
     }
     if (out.some((x) => x.type === type)) {
-      up.add('upgrade_type', `Duplicate upgrade ${raw}`);
+      up.add('upgrade_type', level.duplicate(raw));
       return;
     }
-    out.push({ type, enabled: o['enabled'] !== false });
+    out.push({ type, enabled: o['enabled'] !== false, entry: o, problems: up });
   });
   return out;
+}
+
+const ROUTE_UPGRADES: UpgradeConfigsLevel = { what: 'RouteAction.UpgradeConfig', extraFields: [], duplicate: (raw) => `Duplicate upgrade ${raw}` };
+
+/** RouteAction.upgrade_configs (connect_config, CONNECT termination, is refused). */
+function parseRouteUpgradeConfigs(a: Obj, problems: ProblemSink): Array<{ type: string; enabled: boolean }> {
+  return parseUpgradeConfigs(a['upgrade_configs'], problems, ROUTE_UPGRADES).map(({ type, enabled }) => ({ type, enabled }));
 }
 
 const UINT32_MAX = 0xffffffff;

@@ -17,7 +17,7 @@ import {
   type HcmUpgradeConfig,
 } from '../../../../common/http/hcm-config.js';
 import { UpstreamHttpPools } from '../../../../common/http/upstream-http-pool.js';
-import { parseRouteConfiguration, referencedClusters } from '../../../../common/router/route-config.js';
+import { parseRouteConfiguration, parseUpgradeConfigs, referencedClusters, type UpgradeConfigsLevel } from '../../../../common/router/route-config.js';
 import { RouteTable } from '../../../../common/router/route-table.js';
 import { bool, durationMs, list, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
 
@@ -67,7 +67,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
     }
   });
   const statPrefix = str(p, 'stat_prefix');
-  const upgrades = parseUpgradeConfigs(p, problems);
+  const upgrades = parseHcmUpgradeConfigs(p, problems);
   const h1 = obj(p['http_protocol_options']) ?? {};
   rejectUnsupported(h1, ['accept_http_10', 'default_host_for_http_10'], 'Http1ProtocolOptions', problems.at('http_protocol_options'));
   const acceptHttp10 = bool(h1, 'accept_http_10', false);
@@ -115,36 +115,23 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
   return { ...base, routes: { kind: 'static', config: routeConfig }, accessLogs };
 }
 
+const HCM_UPGRADES: UpgradeConfigsLevel = {
+  what: 'UpgradeConfig',
+  extraFields: ['filters'],
+  duplicate: (raw) => `Error: multiple upgrade configs with the same name: '${raw}'`,
+};
+
 /**
- * upgrade_configs (HttpConnectionManager.UpgradeConfig): upgrade types are matched without
- * case; a type given twice is an error, as in Envoy. Custom upgrade filter chains and CONNECT
- * are refused until Courier implements them.
+ * upgrade_configs (HttpConnectionManager.UpgradeConfig). Custom upgrade filter chains are
+ * refused until Courier implements them.
  */
-function parseUpgradeConfigs(p: Obj, problems: ProblemSink): HcmUpgradeConfig[] {
-  const out: HcmUpgradeConfig[] = [];
-  list(p['upgrade_configs']).forEach((u, i) => {
-    const up = problems.at(`upgrade_configs[${i}]`);
-    const o = obj(u) ?? {};
-    rejectUnsupported(o, ['upgrade_type', 'enabled', 'filters'], 'UpgradeConfig', up);
-    if (list(o['filters']).length > 0) {
+function parseHcmUpgradeConfigs(p: Obj, problems: ProblemSink): HcmUpgradeConfig[] {
+  return parseUpgradeConfigs(p['upgrade_configs'], problems, HCM_UPGRADES).map(({ type, enabled, entry, problems: up }) => {
+    if (list(entry['filters']).length > 0) {
       up.add('filters', 'UpgradeConfig.filters is not supported by Courier yet (upgrades use the HCM filter chain, the router)');
     }
-    const type = str(o, 'upgrade_type').toLowerCase();
-    if (type === '') {
-      up.add('upgrade_type', 'a non-empty upgrade_type is required');
-      return;
-    }
-    if (type === 'connect') {
-      up.add('upgrade_type', 'CONNECT is not supported by Courier yet (only Upgrade-header upgrades such as websocket)');
-      return;
-    }
-    if (out.some((x) => x.type === type)) {
-      up.add('upgrade_type', `Error: multiple upgrade configs with the same name: '${str(o, 'upgrade_type')}'`);
-      return;
-    }
-    out.push({ type, enabled: bool(o, 'enabled', true) });
+    return { type, enabled };
   });
-  return out;
 }
 
 function poolsFor(stats: WorkerFilterContext['stats']): UpstreamHttpPools {
