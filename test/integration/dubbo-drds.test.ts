@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DUBBO_MULTIPLE_ROUTE_CONFIGURATION } from '../../src/xds/resource-type.js';
 import { startXdsServer } from '../../src/xds/server/xds-server.js';
-import { ADMIN_YAML, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { ADMIN_YAML, adsDynamicResourcesYaml, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
 import { eventually, startCourier } from '../support/courier-harness.js';
 import { DEMO_SERVICE, createConsumer, startProvider, type DubboProvider } from '../support/dubbo-peers.js';
 
@@ -50,11 +50,7 @@ ${listenerHeadYaml('dubbo')}
 ${staticClusterYaml('p1', [p1.port])}
 ${staticClusterYaml('p2', [p2.port])}
 ${staticClusterYaml('xds_cluster', [xds.port])}
-dynamic_resources:
-  ads_config:
-    api_type: GRPC
-    transport_api_version: V3
-    grpc_services: [ { envoy_grpc: { cluster_name: xds_cluster } } ]`;
+${adsDynamicResourcesYaml()}`;
   const courier = await startCourier(yaml);
   const consumer = createConsumer(`127.0.0.1:${await courier.listenerPort('dubbo')}`);
   try {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROUTE_CONFIGURATION } from '../../src/xds/resource-type.js';
 import { startXdsServer } from '../../src/xds/server/xds-server.js';
-import { ADMIN_YAML, staticClusterYaml } from '../support/configs.js';
+import { ADMIN_YAML, adsDynamicResourcesYaml, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
 import { REPO_ROOT, eventually, startCourier, type CourierHandle } from '../support/courier-harness.js';
 import { DEMO_SERVICE, OTHER_SERVICE, createConsumer, startProvider, type DubboProvider } from '../support/dubbo-peers.js';
 import { DubboRawClient } from '../support/dubbo-raw-client.js';
@@ -24,15 +24,7 @@ after(async () => {
 });
 
 function listenerYaml(name: string, statPrefix: string, protocol: string, routeSpecifier: string): string {
-  return `  - name: ${name}
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: courier.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/courier.meta_protocol_proxy.v1.MetaProtocolProxy
-          stat_prefix: ${statPrefix}
-          protocol: ${protocol}
+  return `${metaProxyListenerYaml(name, statPrefix, protocol)}
 ${routeSpecifier}`;
 }
 
@@ -164,11 +156,7 @@ ${listenerYaml('toy', 'toy', `{ name: toy, codec: { name: toy, module: ${JSON.st
 ${staticClusterYaml('blue', [blue.port])}
 ${staticClusterYaml('green', [green.port])}
 ${staticClusterYaml('xds_cluster', [xds.port])}
-dynamic_resources:
-  ads_config:
-    api_type: GRPC
-    transport_api_version: V3
-    grpc_services: [ { envoy_grpc: { cluster_name: xds_cluster } } ]`;
+${adsDynamicResourcesYaml()}`;
   let courier: CourierHandle | undefined;
   try {
     courier = await startCourier(yaml);

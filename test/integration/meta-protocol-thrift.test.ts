@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_YAML, staticClusterYaml } from '../support/configs.js';
+import { ADMIN_YAML, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
 import { eventually, startCourier, type CourierHandle } from '../support/courier-harness.js';
 import {
   createThriftClient,
@@ -26,18 +26,11 @@ const PAIRS: Array<[ThriftPeerTransport, ThriftPeerProtocol]> = [
 ];
 
 function yaml(routes: string, clusters: Record<string, number>, multiplexing: boolean): string {
+  const protocol = `{ name: thrift, codec: { name: courier.meta_protocol.codec.thrift }, multiplexing: ${multiplexing} }`;
   return `${ADMIN_YAML}
 static_resources:
   listeners:
-  - name: thrift
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: courier.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/courier.meta_protocol_proxy.v1.MetaProtocolProxy
-          stat_prefix: thrift_in
-          protocol: { name: thrift, codec: { name: courier.meta_protocol.codec.thrift }, multiplexing: ${multiplexing} }
+${metaProxyListenerYaml('thrift', 'thrift_in', protocol)}
           route_config:
             name: thrift_routes
             routes:

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ADMIN_YAML, staticClusterYaml } from '../support/configs.js';
+import { ADMIN_YAML, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
 import { REPO_ROOT, eventually, startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { closedPort } from '../support/peers.js';
 
@@ -63,21 +63,11 @@ interface ProxyOptions {
 }
 
 function proxyYaml(o: ProxyOptions): string {
+  const protocol = `{ name: toy, codec: { name: toy, module: ${JSON.stringify(o.module ?? CODEC)} }, multiplexing: ${o.multiplexing ?? true} }`;
   return `${ADMIN_YAML}
 static_resources:
   listeners:
-  - name: toy
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: courier.meta_protocol_proxy
-        typed_config:
-          "@type": type.googleapis.com/courier.meta_protocol_proxy.v1.MetaProtocolProxy
-          stat_prefix: toy
-          protocol:
-            name: toy
-            codec: { name: toy, module: ${JSON.stringify(o.module ?? CODEC)} }
-            multiplexing: ${o.multiplexing ?? true}
+${metaProxyListenerYaml('toy', 'toy', protocol)}
           route_config:
             name: toy_routes
             routes:

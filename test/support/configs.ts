@@ -109,3 +109,27 @@ ${listenerHeadYaml('tcp')}${
 ${staticClusterYaml(cluster, c.ports, c.clusterExtra)}
 `;
 }
+
+/**
+ * A listener entry running courier.meta_protocol_proxy, up to and including `protocol`
+ * (a YAML flow mapping); the caller appends route_config or rds and the rest, indented by 10.
+ */
+export function metaProxyListenerYaml(name: string, statPrefix: string, protocol: string): string {
+  return `${listenerHeadYaml(name)}
+    filter_chains:
+    - filters:
+      - name: courier.meta_protocol_proxy
+        typed_config:
+          "@type": type.googleapis.com/courier.meta_protocol_proxy.v1.MetaProtocolProxy
+          stat_prefix: ${statPrefix}
+          protocol: ${protocol}`;
+}
+
+/** dynamic_resources with ADS over gRPC to the static cluster `cluster` (the bootstrap's tail). */
+export function adsDynamicResourcesYaml(cluster = 'xds_cluster'): string {
+  return `dynamic_resources:
+  ads_config:
+    api_type: GRPC
+    transport_api_version: V3
+    grpc_services: [ { envoy_grpc: { cluster_name: ${cluster} } } ]`;
+}
