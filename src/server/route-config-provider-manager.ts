@@ -49,6 +49,22 @@ export class RouteConfigProviderManager {
     }
   }
 
+  /**
+   * Stops and forgets the providers whose key is not in `keys` (an LDS update dropped the
+   * last listener naming them), and tells the workers. Envoy frees a provider when its last
+   * user goes; Courier's listeners are plain data, so the LDS update says which keys live.
+   */
+  retainOnly(keys: ReadonlySet<string>): void {
+    let removed = 0;
+    for (const [key, provider] of this.#providers) {
+      if (keys.has(key)) continue;
+      provider.stop();
+      this.#providers.delete(key);
+      removed++;
+    }
+    if (removed > 0) this.#opts.publish(this.snapshot());
+  }
+
   /** Resolves when every provider had its first update or its initial_fetch_timeout. */
   initialFetchDone(): Promise<void> {
     return Promise.all([...this.#providers.values()].map((p) => p.initialFetchDone)).then(() => undefined);

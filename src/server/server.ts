@@ -60,6 +60,8 @@ export class Server {
   /** The one xDS subscription factory (node identity from the bootstrap; the ADS stream). */
   readonly #xds: XdsSubscriptionFactory;
   readonly #routeProviders: RouteConfigProviderManager;
+  /** RDS provider keys the bootstrap and the latest LDS update name. */
+  #liveRdsKeys: ReadonlySet<string> = new Set();
   readonly #startedAt = Date.now();
   #admin: AdminServer | undefined;
   #adminPort: number | undefined;
@@ -141,6 +143,11 @@ export class Server {
         clusterNames: this.#clusters.names,
         startRds: (configs) => {
           this.#routeProviders.start(configs);
+          // An LDS update lists every dynamic listener: providers that neither it nor the
+          // bootstrap names go, once the listeners that used them have drained.
+          // The latest update's set is read when the timer fires: a key re-added meanwhile stays.
+          this.#liveRdsKeys = new Set([...config.rds, ...configs].map((c) => c.key));
+          setTimeout(() => this.#routeProviders.retainOnly(this.#liveRdsKeys), opts.drainTimeS * 1000).unref();
           return this.#routeProviders.initialFetchDone();
         },
         log,

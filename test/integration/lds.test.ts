@@ -225,6 +225,11 @@ dynamic_resources:
     const r = await httpRequest(await courier.listenerPort('http'), '/');
     assert.deepEqual([r.status, r.body], [200, 'routed']);
     assert.equal(await courier.stat('http.ingress.rds.local_route.config_reload'), 1);
+    // The listener goes: once it has drained, its route subscription goes too.
+    server.setResources(LDS, [tcpListener('tcp', 'web')]);
+    // (The unsubscribe carries the last nonce, so the server files it as an ACK.)
+    await server.waitFor('ack', (e) => e.typeUrl === ROUTE_CONFIGURATION.typeUrl && e.resourceNames.length === 0, 10000);
+    await eventually(async () => (await listenerNames(courier)).length === 1, 'the HCM listener removed');
   } finally {
     await courier.stop();
     await server.stop();
