@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ADMIN_YAML, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
 import { REPO_ROOT, eventually, startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
-import { closedPort } from '../support/peers.js';
+import { closedPort, listen } from '../support/peers.js';
 
 interface ToyReply {
   type: string;
@@ -309,4 +309,22 @@ test('a stream frame for a stream never opened is a decoding error', async () =>
     await client.closed;
     assert.equal(await courier.stat('meta_protocol.toy.request_decoding_error'), 1);
   });
+});
+
+test('an upstream that answers garbage: the codec bad_response error, response_decoding_error, the next call still served', async () => {
+  // No real server sends bytes that are not frames: a raw socket stands in for a broken one.
+  const junk = await listen((s) => s.on('data', () => s.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))));
+  const routes = [byMethod('junk', 'junk'), `            - route: { cluster: blue }`].join('\n');
+  try {
+    await withProxy({ routes, clusters: [staticClusterYaml('junk', [junk.port]), staticClusterYaml('blue', [blue.port])].join('\n') }, async (courier, client) => {
+      const bad = await client.call({ method: 'junk' });
+      assert.equal(bad.type, 'error');
+      assert.equal(bad.meta.get('error-type'), 'bad_response');
+      assert.match(bad.body, /bad upstream response: toy: bad frame length/);
+      assert.equal((await client.call({ method: 'fine' }, 'ok')).body, 'blue: ok');
+      assert.equal(await courier.stat('meta_protocol.toy.response_decoding_error'), 1);
+    });
+  } finally {
+    await junk.close();
+  }
 });

@@ -459,3 +459,45 @@ test('a duplicate YAML key is refused with its line', () => {
   assert.match(err.message, /invalid YAML/);
   assert.equal(err.problems[0]!.line, lineOf(text, 'cluster: other'));
 });
+
+test('meta_protocol_proxy: bad codecs, filters, matchers and rate limits are refused with their field paths', () => {
+  const text = `static_resources:
+  listeners:
+  - name: meta
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    filter_chains:
+    - filters:
+      - name: courier.meta_protocol_proxy
+        typed_config:
+          "@type": type.googleapis.com/courier.meta_protocol_proxy.v1.MetaProtocolProxy
+          stat_prefix: meta
+          protocol: { name: x, codec: { name: courier.meta_protocol.codec.thrift, config: { transport: carrier-pigeon } } }
+          route_config:
+            name: r
+            routes:
+            - match: { metadata: [ { name: method, string_match: { safe_regex: { regex: "(" } } } ] }
+              route: { cluster: backend, retry_policy: { retry_on: 5xx } }
+          meta_protocol_filters:
+          - name: courier.meta_protocol.filters.router
+          - name: courier.meta_protocol.filters.local_ratelimit
+            config:
+              "@type": type.googleapis.com/courier.meta_protocol_proxy.filters.local_ratelimit.v1.LocalRateLimit
+              stat_prefix: rl
+              token_bucket: { max_tokens: 1, fill_interval: 0.01s }
+          - name: aeraki.meta_protocol.filters.global_ratelimit
+  clusters:
+  - name: backend
+    connect_timeout: 1s
+    type: STATIC
+    load_assignment: { cluster_name: backend, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 1 } } } } ] } ] }
+`;
+  const err = configError(text);
+  const base = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
+  assert.match(problemAt(err, `${base}.protocol.codec.config`).message, /carrier-pigeon/);
+  assert.match(problemAt(err, `${base}.route_config.routes[0].match.metadata[0].string_match.safe_regex.regex`).message, /./);
+  assert.match(problemAt(err, `${base}.route_config.routes[0].route.retry_policy.retry_on`).message, /only on connect-failure/);
+  assert.match(problemAt(err, `${base}.meta_protocol_filters[0].name`).message, /router must be the last/);
+  assert.match(problemAt(err, `${base}.meta_protocol_filters[1].config.token_bucket.fill_interval`).message, /at least 50ms/);
+  assert.match(problemAt(err, `${base}.meta_protocol_filters[2].name`).message, /unknown MetaProtocol filter "aeraki.meta_protocol.filters.global_ratelimit"/);
+  assert.equal(problemAt(err, `${base}.protocol.codec.config`).line, lineOf(text, 'carrier-pigeon'));
+});
