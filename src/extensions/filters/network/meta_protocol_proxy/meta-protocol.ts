@@ -178,9 +178,11 @@ const ERROR_TYPE: Record<LocalReplyKind, MetaErrorType> = {
   [LocalReplyKind.BadResponse]: 'bad_response',
 };
 
+const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Ids travel to codecs as numbers when they fit, as the contract promises. */
 function idForCodec(id: bigint): number | bigint {
-  return id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id;
+  return id <= MAX_SAFE_ID ? Number(id) : id;
 }
 
 /** The RpcProtocol for one configured codec: `createCodec` makes a codec per connection. */

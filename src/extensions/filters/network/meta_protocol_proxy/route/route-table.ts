@@ -4,10 +4,23 @@
  * weighted cluster and the mirror fractions per request and returns what the RPC router needs.
  */
 import type { MetaMetadata } from '../../../../../api/meta-protocol-codec.js';
-import { compileHeaderMatcher, matchAllHeaders, type HeaderMatcher } from '../../../../../common/matchers/header-matcher.js';
+import { compileHeaderMatcher, type HeaderMatcher } from '../../../../../common/matchers/header-matcher.js';
 import type { RpcRoute } from '../../../../../common/rpc/rpc-router.js';
 import { hashString } from '../../../../../common/upstream/hash.js';
 import type { MetaMirrorConfig, MetaRouteConfig, MetaRouteEntryConfig } from './route-config.js';
+
+/** One request's route: a fixed shape (one hidden class), so the router's reads stay monomorphic. */
+class ResolvedMetaRoute implements RpcRoute {
+  constructor(
+    readonly cluster: string,
+    readonly hashKey: number | undefined,
+    readonly timeoutMs: number | undefined,
+    readonly connectRetries: number,
+    readonly requestMutation: ReadonlyMap<string, string> | undefined,
+    readonly responseMutation: ReadonlyMap<string, string> | undefined,
+    readonly mirrorClusters: readonly string[] | undefined,
+  ) {}
+}
 
 class MetaRoute {
   readonly name: string;
@@ -16,8 +29,12 @@ class MetaRoute {
   readonly #totalWeight: number;
   readonly #hashKeys: readonly string[];
   readonly #mirrors: readonly MetaMirrorConfig[];
-  /** The route's fixed part, shared by every request with no per-request extras. */
-  readonly #base: Omit<RpcRoute, 'cluster'>;
+  readonly #timeoutMs: number | undefined;
+  readonly #connectRetries: number;
+  readonly #requestMutation: ReadonlyMap<string, string> | undefined;
+  readonly #responseMutation: ReadonlyMap<string, string> | undefined;
+  /** The whole answer when nothing is drawn or hashed per request: no allocation then. */
+  readonly #fixed: ResolvedMetaRoute | undefined;
 
   constructor(c: MetaRouteEntryConfig) {
     this.name = c.name;
@@ -26,19 +43,22 @@ class MetaRoute {
     this.#totalWeight = c.clusters.reduce((s, x) => s + x.weight, 0);
     this.#hashKeys = c.hashKeys;
     this.#mirrors = c.mirrors;
-    this.#base = {
-      timeoutMs: c.timeoutMs > 0 ? c.timeoutMs : undefined,
-      connectRetries: c.connectRetries,
-      requestMutation: c.requestMutation.length > 0 ? new Map(c.requestMutation) : undefined,
-      responseMutation: c.responseMutation.length > 0 ? new Map(c.responseMutation) : undefined,
-    };
+    this.#timeoutMs = c.timeoutMs > 0 ? c.timeoutMs : undefined;
+    this.#connectRetries = c.connectRetries;
+    this.#requestMutation = c.requestMutation.length > 0 ? new Map(c.requestMutation) : undefined;
+    this.#responseMutation = c.responseMutation.length > 0 ? new Map(c.responseMutation) : undefined;
+    const perRequest = c.clusters.length > 1 || c.hashKeys.length > 0 || c.mirrors.length > 0;
+    this.#fixed = perRequest ? undefined : this.#make(c.clusters[0]!.name, undefined, undefined);
   }
 
   matches(metadata: MetaMetadata): boolean {
-    return matchAllHeaders(this.#matchers, (key) => metadata.get(key));
+    const matchers = this.#matchers;
+    for (let i = 0; i < matchers.length; i++) if (!matchers[i]!.matchValue(metadata.get(matchers[i]!.name))) return false;
+    return true;
   }
 
   resolve(metadata: MetaMetadata, random: () => number): RpcRoute {
+    if (this.#fixed) return this.#fixed;
     const clusters = this.#clusters;
     let cluster = clusters[0]!.name;
     if (clusters.length > 1) {
@@ -57,7 +77,11 @@ class MetaRoute {
     for (const m of this.#mirrors) {
       if (m.perMillion >= 1_000_000 || random() * 1_000_000 < m.perMillion) (mirrorClusters ??= []).push(m.cluster);
     }
-    return { ...this.#base, cluster, hashKey, mirrorClusters };
+    return this.#make(cluster, hashKey, mirrorClusters);
+  }
+
+  #make(cluster: string, hashKey: number | undefined, mirrors: string[] | undefined): ResolvedMetaRoute {
+    return new ResolvedMetaRoute(cluster, hashKey, this.#timeoutMs, this.#connectRetries, this.#requestMutation, this.#responseMutation, mirrors);
   }
 }
 
