@@ -143,7 +143,8 @@ function loadPackageOf(fullName: string): boolean {
   return false;
 }
 
-export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+export { TYPE_URL_PREFIX } from './type-url.js';
+import { TYPE_URL_PREFIX } from './type-url.js';
 
 /** Message type named by an Any's type URL (any host part before the last '/'). */
 export function lookupTypeUrl(typeUrl: string): protobuf.Type | undefined {

@@ -7,7 +7,7 @@
  * per-type SotW service serves it (none for types that travel only over ADS, like Dubbo's
  * MultipleRouteConfiguration).
  */
-import { TYPE_URL_PREFIX } from '../config/proto-registry.js';
+import { TYPE_URL_PREFIX } from '../config/type-url.js';
 
 export interface XdsResourceType {
   /** `type.googleapis.com/<message full name>`. */
