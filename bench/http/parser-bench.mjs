@@ -1,5 +1,6 @@
 // Micro benchmark of Courier's HTTP/1 codec (not a test). Build first: npx tsc -p .
 //   node bench/http/parser-bench.mjs [seconds per case, default 2]
+//   COURIER_DIST=/path/to/other/dist node bench/http/parser-bench.mjs   (another build, to compare)
 // Reports requests (or responses, or heads) per CPU-second on one core for:
 //   - a typical ~300-byte GET with 8 headers, one request per execute() (a keep-alive
 //     connection where each read holds one request);
@@ -9,8 +10,9 @@
 //   - encoding a response head with 6 headers.
 // Node's own llhttp is not compared: it is reached only through node:http, whose cost is
 // mostly elsewhere (IncomingMessage, streams), so such a number would not measure a parser.
-import { Http1Parser } from '../../dist/src/common/http/http1-parser.js';
-import { encodeResponseHead } from '../../dist/src/common/http/http1-encoder.js';
+const DIST = process.env.COURIER_DIST ?? '../../dist';
+const { Http1Parser } = await import(`${DIST}/src/common/http/http1-parser.js`);
+const { encodeResponseHead } = await import(`${DIST}/src/common/http/http1-encoder.js`);
 
 const seconds = Number(process.argv[2] ?? 2);
 

@@ -61,7 +61,11 @@ const rows = {};
 const ran = PATHS.filter((p) => ['skipped', 'wrk.txt'].some((f) => read(`${p}.${f}`) != null));
 for (const p of ran) {
   const skipped = read(`${p}.skipped`);
-  rows[p] = skipped != null ? { skipped: skipped.trim() } : { probe_status: read(`${p}.probe`)?.trim() || null, wrk: wrk(p) };
+  // Load average (1, 5, 15 min) just before and just after the measured wrk run.
+  const load = read(`${p}.load`)?.trim().split('\n') ?? [];
+  rows[p] = skipped != null
+    ? { skipped: skipped.trim() }
+    : { probe_status: read(`${p}.probe`)?.trim() || null, load_before: load[0] ?? null, load_after: load[1] ?? null, wrk: wrk(p) };
 }
 
 const env = process.env;
@@ -72,6 +76,7 @@ const result = {
   versions: { node: env.BENCH_NODE, courier: env.BENCH_COURIER, courier_build_ok: env.BENCH_COURIER_BUILD_OK === 'true', wrk: env.BENCH_WRK, haproxy: env.BENCH_HAPROXY, nginx: env.BENCH_NGINX, http_proxy: env.BENCH_HTTP_PROXY },
   method: {
     wrk: 'wrk -t1 -c50 -d5s --latency http://127.0.0.1:<port>/bench/hello (keep-alive) against nginx `return 200 "hello world\\n"` (1 worker, keepalive_requests 1000000)',
+    warmup_s: env.BENCH_WARMUP_S === undefined ? null : Number(env.BENCH_WARMUP_S),
     courier_routes: 'N prefix routes /r0/ … /r<N-1>/ then `prefix: /bench/` last (the one matched), N = 10 and 10000',
   },
   results: rows,
@@ -84,14 +89,17 @@ const ratio = (x, base) => (x == null || base == null || base === 0 ? 'n/a' : `$
 const lines = [
   `HTTP proxy benchmark, ${env.BENCH_TIMESTAMP}, Courier ${env.BENCH_COURIER}, ${env.BENCH_CORES} cores (${env.BENCH_CPU}), one run. Ratios are against nginx proxy_pass and node http-proxy from the same run.`,
   '',
-  '| path | req/s | ×nginx proxy_pass | ×http-proxy | avg ms | p50 ms | p99 ms |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  `Each path: ${env.BENCH_WARMUP_S ?? '?'} s of warm-up load, then the measured 5 s; "load" is the 1-minute load average just before and just after it.`,
+  '',
+  '| path | req/s | ×nginx proxy_pass | ×http-proxy | avg ms | p50 ms | p99 ms | load |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
 ];
+const load1 = (l) => (l == null ? '?' : l.split(' ')[0]);
 for (const p of ran) {
   const r = rows[p];
-  if (r.skipped) { lines.push(`| ${LABEL[p]} | skipped: ${r.skipped} ||||||`); continue; }
+  if (r.skipped) { lines.push(`| ${LABEL[p]} | skipped: ${r.skipped} |||||||`); continue; }
   const w = r.wrk;
-  lines.push(`| ${LABEL[p]} | ${fmt(w.rps ?? null, 0)} | ${ratio(v(p), v('nginx'))} | ${ratio(v(p), v('httpproxy'))} | ${fmt(w.latency_avg_ms ?? null, 2)} | ${fmt(w.latency_p50_ms ?? null, 2)} | ${fmt(w.latency_p99_ms ?? null, 2)} |`);
+  lines.push(`| ${LABEL[p]} | ${fmt(w.rps ?? null, 0)} | ${ratio(v(p), v('nginx'))} | ${ratio(v(p), v('httpproxy'))} | ${fmt(w.latency_avg_ms ?? null, 2)} | ${fmt(w.latency_p50_ms ?? null, 2)} | ${fmt(w.latency_p99_ms ?? null, 2)} | ${load1(r.load_before)} → ${load1(r.load_after)} |`);
 }
 const problems = [];
 for (const p of ran) {

@@ -2,11 +2,13 @@
 # HTTP reverse-proxy benchmark: Courier's HTTP connection manager against nginx proxy_pass,
 # HAProxy mode http, node's http-proxy (npm) and no proxy at all.
 #
-#   bash bench/http/run.sh [--paths "direct courier10 courier10k nginx haproxy httpproxy"]
+#   bash bench/http/run.sh [--paths "direct courier10 courier10k nginx haproxy httpproxy"] [--warmup 2]
 #
-# A benchmark, not a test: never run it from the test suite. About 1 minute, all on 127.0.0.1:
+# A benchmark, not a test: never run it from the test suite. About 1.5 minutes, all on 127.0.0.1:
 #   backend   nginx `return 200 "hello world\n"`, 1 worker, keepalive_requests 1000000 (:25401)
-#   per path  wrk -t1 -c50 -d5s --latency http://127.0.0.1:<port>/bench/hello (keep-alive), req/s
+#   per path  --warmup seconds of the same load, not measured (default 2; 0 = none, as runs
+#             before 20261125T225818Z had: Courier's JIT then counts in its first seconds), then
+#             wrk -t1 -c50 -d5s --latency http://127.0.0.1:<port>/bench/hello (keep-alive), req/s
 # Courier runs twice (--concurrency 2): 10 and 10,000 unmatched prefix routes before the matched one.
 # Results: bench/results/http-<timestamp>.json, and a markdown table on stdout.
 # Method and caveats: docs/benchmarks.md ("HTTP").
@@ -16,10 +18,12 @@ HTTP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HTTP_DIR/../tcp/lib.sh"
 
 PATHS="direct courier10 courier10k nginx haproxy httpproxy"
+WARMUP=2
 while (($#)); do
   case $1 in
     --paths) PATHS=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -74,9 +78,15 @@ measure() {
   local name=$1 port=$2 url="http://127.0.0.1:$2$URL_PATH"
   # One request first: a path that answers wrongly is reported, not measured as fast errors.
   timeout 5 curl -sS -o /dev/null -w '%{http_code}' "$url" >"$RAW/$name.probe" 2>>"$RUN_DIR/$name-client.log" || true
+  if ((WARMUP > 0)); then
+    log "$name: warm-up, wrk -t1 -c50 -d${WARMUP}s (not measured)"
+    timeout $((WARMUP + 25)) wrk -t1 -c50 -d"${WARMUP}s" "$url" >/dev/null 2>>"$RUN_DIR/$name-client.log" || true
+  fi
   log "$name: wrk -t1 -c50 -d5s $url (probe status $(cat "$RAW/$name.probe"))"
+  cut -d' ' -f1-3 /proc/loadavg >"$RAW/$name.load"
   timeout 30 wrk -t1 -c50 -d5s --latency "$url" \
     >"$RAW/$name.wrk.txt" 2>>"$RUN_DIR/$name-client.log" || log "WARNING: $name wrk failed"
+  cut -d' ' -f1-3 /proc/loadavg >>"$RAW/$name.load"
 }
 
 for path in $PATHS; do
@@ -109,6 +119,7 @@ stop_all
 
 # --- report ---------------------------------------------------------------------------
 BENCH_TIMESTAMP=$TIMESTAMP \
+BENCH_WARMUP_S=$WARMUP \
 BENCH_CORES=$(nproc) \
 BENCH_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) \
 BENCH_KERNEL=$(uname -r) \

@@ -46,13 +46,13 @@
  * and a retried response's body is dropped with its connection. The route timeout bounds all
  * tries; each retry holds one unit of the cluster's max_retries budget.
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ThreadLocalCluster, ThreadLocalClusterManager } from '../../api/cluster.js';
 import { CloseType, ConnectionEvent } from '../../api/connection.js';
 import type { AccessLogger } from '../../api/access-logger.js';
 import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../../api/network-filter.js';
-import { newStreamInfo, ResponseFlag, type StreamInfo } from '../../api/stream-info.js';
+import { ResponseFlag, StreamInfoImpl, type ResponseFlagCode, type StreamInfo } from '../../api/stream-info.js';
 import type { ConnectionImpl } from '../network/connection-impl.js';
 import { RETRY_ON_CONDITIONS, type RetryOnCondition } from '../router/route-config.js';
 import {
@@ -61,6 +61,7 @@ import {
   type HeaderToAdd,
   type RouteAction,
   type RouteMatch,
+  type RouteRequest,
   type RouteTable,
 } from '../router/route-table.js';
 import { formatParts } from '../access-log/substitution-format.js';
@@ -106,11 +107,15 @@ export interface HcmShared {
 export const SERVER_NAME = 'courier';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded; framing is re-derived per hop. */
-const REQUEST_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'expect'];
-const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection'];
+const REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'expect']);
+const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection']);
 /** An upgrade keeps Connection and Upgrade both ways (Envoy forwards them verbatim). */
-const UPGRADE_REQUEST_HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'expect'];
-const UPGRADE_RESPONSE_HOP_BY_HOP = ['keep-alive', 'proxy-connection'];
+const UPGRADE_REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set(['keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'expect']);
+const UPGRADE_RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['keep-alive', 'proxy-connection']);
+
+/** The defaults of a stream's retry state, shared (never modified). */
+const NO_RETRY_ON: ReadonlySet<RetryOnCondition> = new Set();
+const NO_STATUS_CODES: ReadonlySet<number> = new Set();
 
 const EMPTY = Buffer.alloc(0);
 
@@ -129,7 +134,14 @@ const SMALL_CHUNK = 4096;
 const RETRY_BUFFER_LIMIT = 64 * 1024;
 
 /** Request headers that steer the router; consumed (and removed) before forwarding. */
-const ROUTER_REQUEST_HEADERS = ['x-envoy-retry-on', 'x-envoy-max-retries', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms'];
+const ROUTER_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'x-envoy-retry-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+]);
+/** What every name in ROUTER_REQUEST_HEADERS starts with: one scan tells whether any is there. */
+const ROUTER_HEADER_PREFIX = 'x-envoy-';
 
 /** A non-negative integer header value, else undefined. */
 function headerInt(v: string | undefined): number | undefined {
@@ -153,6 +165,37 @@ function httpDate(): string {
   return cachedDate;
 }
 
+/**
+ * x-request-id values: random (version 4) UUIDs, as crypto.randomUUID() makes them, from a
+ * pool of random bytes refilled 256 UUIDs at a time, written as one latin1 string (randomUUID
+ * builds its string from 20 pieces, which is most of its cost).
+ */
+const UUID_POOL = Buffer.alloc(16 * 256);
+let uuidPoolOffset = UUID_POOL.length;
+const UUID_TEXT = Buffer.alloc(36);
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+function randomRequestId(): string {
+  if (uuidPoolOffset === UUID_POOL.length) {
+    randomFillSync(UUID_POOL);
+    uuidPoolOffset = 0;
+  }
+  const b = UUID_POOL;
+  const o = uuidPoolOffset;
+  uuidPoolOffset += 16;
+  b[o + 6] = (b[o + 6]! & 0x0f) | 0x40; // version 4
+  b[o + 8] = (b[o + 8]! & 0x3f) | 0x80; // variant 10
+  const t = UUID_TEXT;
+  let k = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) t[k++] = 0x2d; // '-'
+    const v = b[o + i]!;
+    t[k++] = HEX_DIGITS[v >> 4]!;
+    t[k++] = HEX_DIGITS[v & 0x0f]!;
+  }
+  return t.toString('latin1', 0, 36);
+}
+
 /** "ip" of an "ip:port" or "[ip6]:port" address. */
 function addressIp(address: string): string {
   if (address.startsWith('[')) {
@@ -169,10 +212,25 @@ export class HttpConnectionManager implements ReadFilter {
   readonly #parser: Http1Parser<Http1RequestHead>;
   /** The request being answered; later pipelined requests wait in the paused parser. */
   #stream: ActiveStream | undefined;
-  /** The parser is paused (and the socket read-disabled) because a response is still owed. */
+  /**
+   * The parser is paused because a response is still owed. The socket is read-disabled only
+   * once the client sends more meanwhile (#pipelineReadDisabled): a client that waits for each
+   * response, the common case, costs no pause and resume of the socket per request.
+   */
   #pipelinePaused = false;
+  #pipelineReadDisabled = false;
+  /** The client's FIN arrived while paused: handled after what it sent before it is parsed. */
+  #endDeferred = false;
   #peerEnded = false;
   #closed = false;
+  /** The client's IP (x-forwarded-for), worked out once per connection. */
+  #remoteIp: string | undefined;
+  // The route timeout (Envoy's, from the end of the request): one timer per connection,
+  // re-armed lazily like the idle timer, rather than a timer created and cleared per request.
+  #routeTimer: NodeJS.Timeout | undefined;
+  #routeFireAt = 0;
+  /** performance.now() time the current stream's route timeout fires at; 0 = none. */
+  #routeDeadline = 0;
   // stream_idle_timeout: one timer per connection, re-armed from the last activity.
   #idleTimer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (performance.now() time). */
@@ -194,9 +252,9 @@ export class HttpConnectionManager implements ReadFilter {
         if (!stream) return;
         stream.onRequestComplete(trailers);
         if (this.#stream === stream && !this.#closed) {
-          // The response is still owed: hold the next requests until it is written.
+          // The response is still owed: hold the next requests until it is written (the socket
+          // stops being read when more arrives: see onData).
           this.#parser.pause();
-          this.#down.readDisable(true);
           this.#pipelinePaused = true;
         }
       },
@@ -224,6 +282,24 @@ export class HttpConnectionManager implements ReadFilter {
 
   onData(data: Buffer, endStream: boolean): FilterStatus {
     if (this.#closed) return FilterStatus.StopIteration;
+    if (this.#pipelinePaused) {
+      // More from the client while a response is owed (pipelining): the parser holds it, and
+      // the socket is not read again until the response is written, as if it had been
+      // read-disabled from the request's end; a FIN is handled after the bytes before it.
+      if (!this.#pipelineReadDisabled) {
+        this.#pipelineReadDisabled = true;
+        this.#down.readDisable(true);
+      }
+      if (data.length > 0) {
+        const r = this.#parser.execute(data);
+        if (!r.ok) {
+          this.#protocolError(r);
+          return FilterStatus.StopIteration;
+        }
+      }
+      if (endStream) this.#endDeferred = true;
+      return FilterStatus.StopIteration;
+    }
     if (data.length > 0) {
       const r = this.#parser.execute(data);
       if (!r.ok) {
@@ -231,24 +307,27 @@ export class HttpConnectionManager implements ReadFilter {
         return FilterStatus.StopIteration;
       }
     }
-    if (endStream) {
-      this.#peerEnded = true;
-      const stream = this.#stream;
-      if (stream && !stream.requestDone && stream.tunnelRequest) {
-        // The client's FIN ends an upgrade request's payload: passed on as a half-close.
-        const r = this.#parser.finish();
-        if (!r.ok) this.#protocolError(r);
-        return FilterStatus.StopIteration;
-      }
-      if (stream && !stream.requestDone) {
-        // The client half-closed in the middle of a request: it cannot be completed.
-        stream.resetByDownstream();
-        this.close(CloseType.NoFlush);
-      } else {
-        this.#maybeCloseAfterPeerEnd();
-      }
-    }
+    if (endStream) this.#onPeerEnd();
     return FilterStatus.StopIteration;
+  }
+
+  /** The client's FIN, once everything it sent before it has been parsed. */
+  #onPeerEnd(): void {
+    this.#peerEnded = true;
+    const stream = this.#stream;
+    if (stream && !stream.requestDone && stream.tunnelRequest) {
+      // The client's FIN ends an upgrade request's payload: passed on as a half-close.
+      const r = this.#parser.finish();
+      if (!r.ok) this.#protocolError(r);
+      return;
+    }
+    if (stream && !stream.requestDone) {
+      // The client half-closed in the middle of a request: it cannot be completed.
+      stream.resetByDownstream();
+      this.close(CloseType.NoFlush);
+    } else {
+      this.#maybeCloseAfterPeerEnd();
+    }
   }
 
   /** @internal A stream finished both ways: go on with the next pipelined request, or close. */
@@ -261,15 +340,66 @@ export class HttpConnectionManager implements ReadFilter {
     }
     if (this.#pipelinePaused) {
       this.#pipelinePaused = false;
-      this.#down.readDisable(false);
+      if (this.#pipelineReadDisabled) {
+        this.#pipelineReadDisabled = false;
+        this.#down.readDisable(false);
+      }
       const r = this.#parser.resume();
       if (!r.ok) {
         this.#protocolError(r);
         return;
       }
+      if (this.#endDeferred && !this.#pipelinePaused && !this.#closed) {
+        this.#endDeferred = false;
+        this.#onPeerEnd();
+        return;
+      }
     }
     this.#maybeCloseAfterPeerEnd();
   }
+
+  /** @internal The client's IP, for x-forwarded-for. */
+  get remoteIp(): string {
+    return (this.#remoteIp ??= addressIp(this.#down.remoteAddress));
+  }
+
+  /**
+   * @internal The current stream's route timeout runs out `ms` from now. The connection's one
+   * timer is only re-created when it would fire too late; otherwise it re-checks when it fires.
+   */
+  armRouteTimer(ms: number): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    const deadline = now + ms;
+    this.#routeDeadline = deadline;
+    if (this.#routeTimer !== undefined) {
+      if (this.#routeFireAt <= deadline) return;
+      clearTimeout(this.#routeTimer);
+    }
+    this.#routeFireAt = deadline;
+    this.#routeTimer = setTimeout(this.#onRouteTimer, ms);
+  }
+
+  /** @internal The current stream no longer has a route timeout (its timer is left to lapse). */
+  disarmRouteTimer(): void {
+    this.#routeDeadline = 0;
+  }
+
+  #onRouteTimer = (): void => {
+    this.#routeTimer = undefined;
+    const deadline = this.#routeDeadline;
+    const stream = this.#stream;
+    if (deadline === 0 || stream === undefined || this.#closed) return;
+    const left = deadline - performance.now();
+    if (left > 0) {
+      // Armed for an earlier stream's deadline: wait for this one's (never fire early).
+      this.#routeFireAt = deadline;
+      this.#routeTimer = setTimeout(this.#onRouteTimer, Math.max(1, left));
+      return;
+    }
+    this.#routeDeadline = 0;
+    stream.onRouteTimeout();
+  };
 
   /** @internal Activity on the current stream: stream_idle_timeout counts from the last one. */
   touch(): void {
@@ -277,13 +407,13 @@ export class HttpConnectionManager implements ReadFilter {
   }
 
   /**
-   * @internal The current stream's idle timeout is `ms` from now (0: none). The timer is
-   * only re-created when it would fire too late; otherwise it re-checks when it fires.
+   * @internal The current stream's idle timeout is `ms` from now (0: none; `now` if the caller
+   * has just read the clock). The timer is only re-created when it would fire too late;
+   * otherwise it re-checks when it fires.
    */
-  armIdleTimer(ms: number): void {
+  armIdleTimer(ms: number, now = performance.now()): void {
     this.#idleMs = ms;
     if (ms <= 0 || this.#closed) return;
-    const now = performance.now();
     this.#lastActivity = now;
     const fireAt = now + ms;
     if (this.#idleTimer !== undefined) {
@@ -342,6 +472,10 @@ export class HttpConnectionManager implements ReadFilter {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
     }
+    if (this.#routeTimer !== undefined) {
+      clearTimeout(this.#routeTimer);
+      this.#routeTimer = undefined;
+    }
     const stats = this.#shared.stats;
     this.#stream?.resetByDownstream();
     this.#stream = undefined;
@@ -354,6 +488,59 @@ export class HttpConnectionManager implements ReadFilter {
 function countResponseClass(stats: HcmStats, code: number): void {
   const cls = statusClass(code);
   if (cls) stats.byClass[cls].inc();
+}
+
+/**
+ * A request's StreamInfo: newStreamInfo()'s fields and the HTTP ones, with the header lookups
+ * for %REQ()% / %RESP()% as methods. A class rather than the object literal newStreamInfo()
+ * returns, on purpose: V8 tracks an allocation site per literal, and that one also makes each
+ * connection's long-lived StreamInfo, so V8 could decide to allocate it in the old generation
+ * ("pretenure" it). A per-request info made there then kept everything its closures reached
+ * alive through young-generation GCs: about 3 MB promoted per scavenge, a mark-compact every
+ * few thousand requests, and twice the CPU per request (bench/http/hcm-bench.mjs). Objects made
+ * with `new` have no allocation site, so nothing per request is ever pretenured.
+ */
+class HttpStreamInfo extends StreamInfoImpl {
+  protocol: string;
+  responseCode: number | undefined = undefined;
+  readonly #stream: ActiveStream;
+
+  constructor(stream: ActiveStream, downstreamRemote: string, downstreamLocal: string, protocol: string) {
+    super(downstreamRemote, downstreamLocal);
+    this.#stream = stream;
+    this.protocol = protocol;
+  }
+
+  requestHeader(name: string): string | undefined {
+    return this.#stream.requestHeaderForLog(name);
+  }
+
+  responseHeader(name: string): string | undefined {
+    return this.#stream.responseHeaderForLog(name);
+  }
+}
+
+/** What the route table reads of a request: one object per request, no closures. */
+class HeaderRouteRequest implements RouteRequest {
+  readonly authority: string;
+  readonly path: string;
+  readonly method: string;
+  readonly #headers: HeaderList;
+
+  constructor(authority: string, path: string, method: string, headers: HeaderList) {
+    this.authority = authority;
+    this.path = path;
+    this.method = method;
+    this.#headers = headers;
+  }
+
+  header(name: string): string | undefined {
+    return this.#headers.get(name);
+  }
+
+  firstHeader(name: string): string | undefined {
+    return this.#headers.first(name);
+  }
 }
 
 /**
@@ -371,7 +558,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #path = '';
   #route: RouteMatch | undefined;
   #upstream: UpstreamHttpStream | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** This stream's route timeout is armed on the connection's timer. */
+  #routeTimerArmed = false;
   /** Request read to the end (its body, if any, forwarded or discarded). */
   requestDone = false;
   #responseStarted = false;
@@ -392,8 +580,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #requestHead: Buffer | undefined;
   #routeTimeoutMs = 0;
   #perTryTimeoutMs = 0;
-  #retryOn: ReadonlySet<RetryOnCondition> = new Set();
-  #retriableCodes: ReadonlySet<number> = new Set();
+  #retryOn: ReadonlySet<RetryOnCondition> = NO_RETRY_ON;
+  #retriableCodes: ReadonlySet<number> = NO_STATUS_CODES;
   #retriesLeft = 0;
   #baseIntervalMs = 25;
   #maxIntervalMs = 250;
@@ -414,6 +602,12 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #upgradeAllowed = false;
   /** The upstream answered 101: raw bytes both ways until both sides have ended. */
   #tunnel = false;
+  /**
+   * A response head held back for the body that follows (a small content-length body, which
+   * usually comes in the same read): written with it as one Buffer, one write, or at the end
+   * of the read (onReadEnd).
+   */
+  #pendingHead: Buffer | undefined;
   /** HTTP minor version of the status lines written (1 for a refused HTTP/1.0, as Envoy). */
   #replyVersion: 0 | 1;
   /** The request path as sent upstream (after prefix_rewrite). */
@@ -428,11 +622,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.#closeAfter = !head.keepAlive;
     this.tunnelRequest = head.bodyKind === 'tunnel';
     this.#replyVersion = head.versionMinor;
-    const info = newStreamInfo(down.remoteAddress, down.localAddress);
-    info.protocol = head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
-    info.requestHeader = (name) => this.#requestHeaderForLog(name);
-    info.responseHeader = (name) => this.#responseHeaders?.get(name);
-    this.info = info;
+    this.info = new HttpStreamInfo(this, down.remoteAddress, down.localAddress, head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0');
     const stats = shared.stats;
     stats.downstream_rq_total.inc();
     stats.downstream_rq_http1_total.inc();
@@ -440,7 +630,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
     stats.rq_total.inc();
   }
 
-  #requestHeaderForLog(name: string): string | undefined {
+  /** @internal %REQ(name)% */
+  requestHeaderForLog(name: string): string | undefined {
     switch (name) {
       case ':method':
         return this.#head.method;
@@ -453,11 +644,16 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
   }
 
+  /** @internal %RESP(name)% */
+  responseHeaderForLog(name: string): string | undefined {
+    return this.#responseHeaders?.get(name);
+  }
+
   start(): void {
     const head = this.#head;
     const headers = this.#headers;
     const options = this.#shared.options;
-    this.#hcm.armIdleTimer(options.streamIdleTimeoutMs);
+    this.#hcm.armIdleTimer(options.streamIdleTimeoutMs, this.info.startMonoMs); // the stream starts now
     if (head.versionMinor === 0 && !options.acceptHttp10) {
       // Envoy's codec refuses HTTP/1.0 unless http_protocol_options.accept_http_10: a protocol
       // error (low_version) answered "Upgrade Required" on an HTTP/1.1 status line, then close.
@@ -494,21 +690,12 @@ class ActiveStream implements UpstreamStreamCallbacks {
       return;
     }
     // x-forwarded-proto and x-request-id as Envoy's HCM sets them before routing.
-    if (!headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', 'http');
-    if (!headers.has('x-request-id')) headers.append('x-request-id', randomUUID());
+    if (!headers.has('x-forwarded-proto')) headers.append('x-forwarded-proto', 'http'); // absent: set() is append()
+    if (!headers.has('x-request-id')) headers.append('x-request-id', randomRequestId());
     const stats = this.#shared.stats;
     const table = this.#shared.routeTable();
     for (const name of table.internalOnlyHeaders) headers.remove(name);
-    const match = table.match(
-      {
-        authority: this.#authority,
-        path: this.#path,
-        method: head.method,
-        header: (n) => headers.get(n),
-        firstHeader: (n) => headers.first(n),
-      },
-      Math.random(),
-    );
+    const match = table.match(new HeaderRouteRequest(this.#authority, this.#path, head.method, headers), Math.random());
     if (!match) {
       stats.no_route.inc();
       this.info.responseFlags.add(ResponseFlag.NoRouteFound);
@@ -584,22 +771,30 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #setupRetries(action: ForwardAction): void {
     const headers = this.#headers;
     const policy = action.retryPolicy;
-    const retryOn = new Set(policy.retryOn);
-    const onHeader = headers.get('x-envoy-retry-on');
-    if (onHeader !== undefined) {
-      for (const part of onHeader.split(',')) {
-        const name = part.trim();
-        if ((RETRY_ON_CONDITIONS as readonly string[]).includes(name)) retryOn.add(name as RetryOnCondition);
-      }
-    }
-    this.#retryOn = retryOn;
+    this.#retryOn = policy.retryOn;
     this.#retriableCodes = policy.retriableStatusCodes;
-    this.#retriesLeft = headerInt(headers.get('x-envoy-max-retries')) ?? policy.numRetries;
+    this.#retriesLeft = policy.numRetries;
     this.#baseIntervalMs = policy.baseIntervalMs;
     this.#maxIntervalMs = policy.maxIntervalMs;
-    this.#routeTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-timeout-ms')) ?? action.timeoutMs;
-    this.#perTryTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-per-try-timeout-ms')) ?? policy.perTryTimeoutMs;
-    for (const name of ROUTER_REQUEST_HEADERS) headers.remove(name);
+    this.#routeTimeoutMs = action.timeoutMs;
+    this.#perTryTimeoutMs = policy.perTryTimeoutMs;
+    // Most requests carry none of these: one scan for the prefix instead of eight.
+    if (headers.hasNamePrefix(ROUTER_HEADER_PREFIX)) {
+      const onHeader = headers.get('x-envoy-retry-on');
+      if (onHeader !== undefined) {
+        const retryOn = new Set(policy.retryOn);
+        for (const part of onHeader.split(',')) {
+          const name = part.trim();
+          if ((RETRY_ON_CONDITIONS as readonly string[]).includes(name)) retryOn.add(name as RetryOnCondition);
+        }
+        this.#retryOn = retryOn;
+      }
+      this.#retriesLeft = headerInt(headers.get('x-envoy-max-retries')) ?? policy.numRetries;
+      this.#routeTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-timeout-ms')) ?? action.timeoutMs;
+      this.#perTryTimeoutMs = headerInt(headers.get('x-envoy-upstream-rq-per-try-timeout-ms')) ?? policy.perTryTimeoutMs;
+      headers.removeAll(ROUTER_REQUEST_HEADERS);
+    }
+    const retryOn = this.#retryOn;
     // An upgrade's payload is a stream, never replayed: upgrades are not retried.
     if (retryOn.size > 0 && this.#retriesLeft > 0 && !this.tunnelRequest) this.#replay = [];
   }
@@ -626,7 +821,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     this.#upstream = upstream;
     this.#upstreamReadDisabled = false;
-    upstream.write(this.#encodeRequestHead(match));
+    // A first try of a request that is all head writes nothing more in this tick: no need to
+    // wait for the tick's end to coalesce (a retry replays its body right after).
+    upstream.write(this.#encodeRequestHead(match), !this.requestDone && this.#head.bodyKind === 'none');
     if (this.requestDone) {
       // A retry: replay the whole buffered request.
       const body = Buffer.concat(this.#replay ?? []);
@@ -745,14 +942,15 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #prepareUpstreamRequest(match: RouteMatch): void {
     const head = this.#head;
     const headers = this.#headers;
-    for (const name of head.upgrade ? UPGRADE_REQUEST_HOP_BY_HOP : REQUEST_HOP_BY_HOP) headers.remove(name);
+    headers.removeAll(head.upgrade ? UPGRADE_REQUEST_HOP_BY_HOP : REQUEST_HOP_BY_HOP);
     const xff = headers.get('x-forwarded-for');
-    const ip = addressIp(this.#down.remoteAddress);
+    const ip = this.#hcm.remoteIp;
     headers.set('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`);
     if (match.hostRewrite !== undefined) headers.set('host', match.hostRewrite);
     const action = match.action;
     this.#upstreamPath = (action.kind === 'route' ? match.route.rewritePath(this.#path) : undefined) ?? this.#path;
-    applyHeaderMutations(match.requestHeaderMutations, headers, expandHeaderValue, this.info);
+    // Most routes have none (the table leaves empty levels out): skip the call and its loops.
+    if (match.requestHeaderMutations.length > 0) applyHeaderMutations(match.requestHeaderMutations, headers, expandHeaderValue, this.info);
     if (head.bodyKind === 'chunked') {
       headers.append('transfer-encoding', 'chunked');
       this.#chunkedUp = true;
@@ -813,20 +1011,30 @@ class ActiveStream implements UpstreamStreamCallbacks {
       if (this.#chunkedUp) up.write(encodeLastChunk(trailers));
       up.endRequest();
       // Envoy's route timeout runs from the end of the downstream request and bounds every try.
-      if (this.#routeTimeoutMs > 0) this.#timer = setTimeout(this.#onTimeout, this.#routeTimeoutMs);
+      if (this.#routeTimeoutMs > 0) {
+        this.#hcm.armRouteTimer(this.#routeTimeoutMs);
+        this.#routeTimerArmed = true;
+      }
       if (!this.#responseStarted) this.#startPerTryTimer();
     }
     this.#maybeFinish();
   }
 
-  #onTimeout = (): void => {
-    this.#timer = undefined;
+  /** @internal The route timeout ran out (the connection's timer, armed for this stream). */
+  onRouteTimeout(): void {
+    this.#routeTimerArmed = false;
     if (this.#responseDone) return;
     this.info.responseFlags.add(ResponseFlag.UpstreamRequestTimeout);
     this.#upstream?.timeout();
     this.#upstream = undefined;
     this.#upstreamReset(504, 'upstream request timeout');
-  };
+  }
+
+  #disarmRouteTimer(): void {
+    if (!this.#routeTimerArmed) return;
+    this.#routeTimerArmed = false;
+    this.#hcm.disarmRouteTimer();
+  }
 
   // --- upstream callbacks --------------------------------------------------------------------
 
@@ -853,13 +1061,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (switching) {
       // Switching protocols: from the next byte on, raw both ways; no route timeout applies.
       this.#tunnel = true;
-      if (this.#timer) {
-        clearTimeout(this.#timer);
-        this.#timer = undefined;
-      }
-      for (const name of UPGRADE_RESPONSE_HOP_BY_HOP) headers.remove(name);
+      this.#disarmRouteTimer();
+      headers.removeAll(UPGRADE_RESPONSE_HOP_BY_HOP);
     } else {
-      for (const name of RESPONSE_HOP_BY_HOP) headers.remove(name);
+      headers.removeAll(RESPONSE_HOP_BY_HOP);
     }
     if (switching) {
       // No framing: what follows the head is the other protocol's.
@@ -876,14 +1081,30 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     const route = this.#route;
     if (route) {
-      applyHeaderMutations(route.responseHeaderMutations, headers, expandHeaderValue, this.info);
+      if (route.responseHeaderMutations.length > 0) applyHeaderMutations(route.responseHeaderMutations, headers, expandHeaderValue, this.info);
       if (route.virtualHost.includeAttemptCountInResponse) headers.set('x-envoy-attempt-count', String(this.#attempt));
     }
     headers.set('server', SERVER_NAME);
     if (!headers.has('date')) headers.append('date', httpDate());
     if (!switching) this.#appendConnectionHeader(headers);
-    // Coalesced with the body written in the same tick: one writev for head + small body.
-    this.#down.writeCoalesced(encodeResponseHead(head.statusCode, headers.flat, undefined, this.#replyVersion));
+    const encoded = encodeResponseHead(head.statusCode, headers.flat, undefined, this.#replyVersion);
+    if (head.bodyKind === 'length' && head.contentLength !== null && head.contentLength < SMALL_CHUNK) {
+      this.#pendingHead = encoded; // sent with the body, or at the end of this read
+    } else {
+      // Coalesced with the body written in the same tick: one writev for head + body.
+      this.#down.writeCoalesced(encoded);
+    }
+  }
+
+  onReadEnd(): void {
+    this.#flushPendingHead();
+  }
+
+  #flushPendingHead(): void {
+    const pending = this.#pendingHead;
+    if (pending === undefined) return;
+    this.#pendingHead = undefined;
+    this.#down.writeCoalesced(pending);
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -891,7 +1112,15 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.info.bytesSent += chunk.length;
     this.#hcm.touch();
     const down = this.#down;
-    if (!this.#chunkedDown) {
+    const pending = this.#pendingHead;
+    if (pending !== undefined) {
+      // The head held back and (the first part of) its small body: one Buffer, written now.
+      this.#pendingHead = undefined;
+      const both = Buffer.allocUnsafe(pending.length + chunk.length);
+      pending.copy(both, 0);
+      chunk.copy(both, pending.length);
+      down.write(both, false);
+    } else if (!this.#chunkedDown) {
       down.writeCoalesced(chunk);
     } else if (chunk.length < SMALL_CHUNK) {
       down.writeCoalesced(encodeChunk(chunk));
@@ -912,6 +1141,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
       this.#endResponse();
       return;
     }
+    this.#flushPendingHead();
     if (this.#chunkedDown) this.#down.writeCoalesced(encodeLastChunk(trailers));
     // Answered before the whole request was sent: that upstream connection cannot be reused
     // (reset closes it); the rest of the request body is read and dropped.
@@ -1074,10 +1304,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (this.tunnelRequest && !this.#tunnel) this.requestDone = true;
     this.#clearRetryTimers();
     this.#releaseRetryBudget();
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    this.#disarmRouteTimer();
     this.#maybeFinish();
   }
 
@@ -1089,7 +1316,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#disarmRouteTimer();
     this.#clearRetryTimers();
     this.#releaseRetryBudget();
     if (this.#downstreamReadDisabled) {

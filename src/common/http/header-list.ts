@@ -70,4 +70,31 @@ export class HeaderList implements MutableHeaders {
       else i += 2;
     }
   }
+
+  /**
+   * remove() for every name in `names`, in one pass (the hop-by-hop fields of each forwarded
+   * head): one scan and no splice when none is present, which is the common case.
+   */
+  removeAll(names: ReadonlySet<string>): void {
+    const f = this.flat;
+    const n = f.length;
+    let i = 0;
+    while (i < n && !names.has(f[i]!)) i += 2;
+    if (i === n) return;
+    let out = i;
+    for (i += 2; i < n; i += 2) {
+      if (names.has(f[i]!)) continue;
+      f[out] = f[i]!;
+      f[out + 1] = f[i + 1]!;
+      out += 2;
+    }
+    f.length = out;
+  }
+
+  /** Whether some field's name starts with `prefix` (lower case). */
+  hasNamePrefix(prefix: string): boolean {
+    const f = this.flat;
+    for (let i = 0; i < f.length; i += 2) if (f[i]!.startsWith(prefix)) return true;
+    return false;
+  }
 }

@@ -42,6 +42,11 @@ export interface UpstreamStreamCallbacks {
   onResponseComplete(trailers: string[] | undefined): void;
   /** The stream failed; no other callback follows. */
   onReset(reason: UpstreamResetReason, details: string): void;
+  /**
+   * The callbacks above for one read of the upstream socket are done (the owner may have held
+   * back a response head to send it with the body that usually follows in the same read).
+   */
+  onReadEnd(): void;
   /** The upstream connection's write buffer is full: stop reading the downstream. */
   onAboveWriteBufferHighWatermark(): void;
   onBelowWriteBufferLowWatermark(): void;
@@ -93,9 +98,14 @@ export class UpstreamHttpStream {
     return this.#conn?.localAddress;
   }
 
-  /** Request bytes, already framed by the caller (head, chunk framing), or tunnel bytes. */
-  write(data: Buffer): void {
-    if (!this.#ended || this.tunnel) this.#conn?.write(data);
+  /**
+   * Request bytes, already framed by the caller (head, chunk framing), or tunnel bytes. Writes
+   * made in one tick go out together (one writev), unless `alone`: the caller writes nothing
+   * more in this tick (a request that is all head), so it is written at once, without the
+   * cork and the tick it would wait for.
+   */
+  write(data: Buffer, alone = false): void {
+    if (!this.#ended || this.tunnel) this.#conn?.write(data, alone);
   }
 
   /**
@@ -143,10 +153,7 @@ export class UpstreamHttpStream {
   /** @internal */
   head(head: Http1ResponseHead): void {
     if (this.#ended) return;
-    const code = head.statusCode;
-    this.#pools.codeCounter(this.#cluster.name, String(code)).inc();
-    const cls = upstreamRqClassStat(code);
-    if (cls) this.#pools.codeCounter(this.#cluster.name, cls.slice('upstream_rq_'.length)).inc();
+    this.#pools.countStatus(this.#cluster.name, head.statusCode);
     this.#cb.onResponseHead(head);
   }
 
@@ -168,6 +175,11 @@ export class UpstreamHttpStream {
     if (!this.#ended) this.#finish('rq_error');
     this.tunnel = false; // once
     this.#cb.onReset(reason, details);
+  }
+
+  /** @internal */
+  readEnd(): void {
+    this.#cb.onReadEnd();
   }
 
   /** @internal */
@@ -272,11 +284,12 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
     if (this.state === 'idle') this.state = 'busy';
   }
 
-  write(data: Buffer): void {
+  write(data: Buffer, alone: boolean): void {
     if (this.state === 'closed') return;
     if (this.#conn) {
       // Head and body of a request written in one tick go out in one writev.
-      this.#conn.writeCoalesced(data);
+      if (alone) this.#conn.write(data, false);
+      else this.#conn.writeCoalesced(data);
       return;
     }
     this.#queued.push(data);
@@ -325,12 +338,14 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
 
   #onData = (data: Buffer, endStream: boolean): void => {
     if (data.length > 0) {
+      const stream = this.#stream;
       const r = this.#parser.execute(data);
       if (!r.ok) {
         this.#close('protocol_error', r.toString());
         return;
       }
       this.#deliverCompletion();
+      stream?.readEnd();
     }
     if (endStream) {
       // A response delimited by the connection's end completes here (a tunnel's too).
@@ -448,6 +463,8 @@ export class UpstreamHttpPools {
   readonly #pools = new WeakMap<TcpConnPool, HostHttpPool>();
   readonly #stats: StatsScope;
   readonly #codeCounters = new Map<string, Counter>();
+  /** Per cluster: upstream_rq_<code> by code, and upstream_rq_<N>xx by N, as countStatus finds them. */
+  readonly #statusCounters = new Map<string, { byCode: Counter[]; byClass: Counter[] }>();
 
   constructor(stats: StatsScope) {
     this.#stats = stats;
@@ -479,6 +496,29 @@ export class UpstreamHttpPools {
     if (conn.state === 'idle') conn.state = 'busy';
     conn.assign(stream, method);
     return stream;
+  }
+
+  /**
+   * Counts a response: cluster.<name>.upstream_rq_<code> and upstream_rq_<N>xx, looked up by
+   * number after the first time (no key strings built per response).
+   */
+  countStatus(cluster: string, code: number): void {
+    let counters = this.#statusCounters.get(cluster);
+    if (!counters) this.#statusCounters.set(cluster, (counters = { byCode: [], byClass: [] }));
+    const ok = Number.isInteger(code) && code >= 0 && code <= 999;
+    const byCode = ok ? counters.byCode[code] : undefined;
+    if (byCode !== undefined) byCode.inc();
+    else {
+      const c = this.codeCounter(cluster, String(code));
+      if (ok) counters.byCode[code] = c;
+      c.inc();
+    }
+    const cls = upstreamRqClassStat(code);
+    if (cls === null) return;
+    const n = Math.floor(code / 100);
+    let byClass = counters.byClass[n];
+    if (byClass === undefined) counters.byClass[n] = byClass = this.codeCounter(cluster, cls.slice('upstream_rq_'.length));
+    byClass.inc();
   }
 
   /** cluster.<name>.upstream_rq_<code> / upstream_rq_<N>xx, created on first use and kept. */
