@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ADMIN_YAML, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
@@ -326,5 +326,29 @@ test('an upstream that answers garbage: the codec bad_response error, response_d
     });
   } finally {
     await junk.close();
+  }
+});
+
+test('a codec named by package is resolved from the working directory, as the user installed it', async () => {
+  const dir = tmpDir();
+  const pkg = path.join(dir, 'node_modules', 'toy-codec-pkg');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'toy-codec-pkg', type: 'module', exports: './index.mjs' }));
+  // The package's export is named `codec` here: the loader takes it when there is no default.
+  writeFileSync(path.join(pkg, 'index.mjs'), `export { default as codec } from ${JSON.stringify(pathToFileURL(CODEC).href)};\n`);
+  const cwd = process.cwd();
+  process.chdir(dir);
+  let courier: CourierHandle | undefined;
+  try {
+    courier = await startCourier(proxyYaml({ routes: `            - route: { cluster: blue }`, clusters: staticClusterYaml('blue', [blue.port]), module: 'toy-codec-pkg' }));
+  } finally {
+    process.chdir(cwd);
+  }
+  const client = await toy.ToyClient.connect(await courier.listenerPort('toy'));
+  try {
+    assert.equal((await client.call({ method: 'pkg' }, 'from a package')).body, 'blue: from a package');
+  } finally {
+    client.close();
+    await courier.stop();
   }
 });
