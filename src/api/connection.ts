@@ -32,6 +32,13 @@ export interface ConnectionCallbacks {
   onBelowWriteBufferLowWatermark?(): void;
   /** Bytes were written to the socket (for idle timers). */
   onBytesSent?(n: number): void;
+  /**
+   * The connection's listener is draining (an LDS update replaced or removed it, the server
+   * is shutting down, or /drain_listeners): a protocol that can tell its peer should (HTTP:
+   * `connection: close` on the next response) and close once idle. The connection is closed
+   * anyway when the drain time ends. Called at most once.
+   */
+  onDrain?(): void;
 }
 
 export interface Connection {
@@ -48,6 +55,8 @@ export interface Connection {
   readonly closed: boolean;
   /** True once the peer half-closed its sending side (we read EOF). */
   readonly readHalfClosed: boolean;
+  /** True once its listener started draining it (see ConnectionCallbacks.onDrain). */
+  readonly draining: boolean;
   /**
    * Writes bytes; with endStream, half-closes our sending side after them. Never throws;
    * writes after close are dropped.

@@ -307,6 +307,9 @@ export class Server {
       drainListeners: (graceful) => {
         const stop = (): void => this.workers.broadcast({ t: 'stop_listeners' });
         this.#setState('DRAINING');
+        // As Envoy: the drain sequence starts now (connections are told); with ?graceful the
+        // listeners keep accepting for the drain time first.
+        this.workers.broadcast({ t: 'drain_connections' });
         if (graceful) setTimeout(stop, this.#opts.drainTimeS * 1000).unref();
         else stop();
       },

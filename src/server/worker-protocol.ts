@@ -38,6 +38,8 @@ export type MainToWorker =
   | { t: 'reset_counters' }
   /** Stop accepting on every listener; connections carry on. */
   | { t: 'stop_listeners' }
+  /** Tell every open connection its listener drains (HTTP answers `connection: close`). */
+  | { t: 'drain_connections' }
   /** Stop accepting, let connections finish for up to graceMs, close the rest, then report stopped. */
   | { t: 'shutdown'; graceMs: number };
 

@@ -73,6 +73,9 @@ export class Worker {
       case 'stop_listeners':
         for (const { listener } of this.#listeners.values()) listener.stop();
         return;
+      case 'drain_connections':
+        for (const { listener } of this.#listeners.values()) for (const c of listener.connections) c.startDraining();
+        return;
       case 'shutdown':
         void this.#shutdown(m.graceMs);
         return;
@@ -145,6 +148,7 @@ export class Worker {
   /** Closes `connections` after the drain time, unless they end first. */
   #drain(connections: Set<ConnectionImpl>): void {
     if (connections.size === 0) return;
+    for (const c of connections) c.startDraining();
     this.#draining.add(connections);
     const timer = setTimeout(() => {
       this.#drainTimers.delete(timer);
@@ -189,6 +193,7 @@ export class Worker {
     this.#state = 'draining';
     const all = [...this.#listeners.values()].map((e) => e.listener);
     for (const l of all) l.stop();
+    for (const l of all) for (const c of l.connections) c.startDraining();
     const deadline = Date.now() + graceMs;
     while (this.#openConnections() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));

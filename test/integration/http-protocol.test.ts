@@ -21,7 +21,7 @@ interface Backend {
   close(): Promise<void>;
 }
 
-/** /len answers with a content-length, /chunked with a chunked body, /hang never. */
+/** /len answers with a content-length, /chunked with a chunked body, /slow after 300 ms, /hang never. */
 async function backend(): Promise<Backend> {
   const seen = new Map<string, { headers: http.IncomingHttpHeaders; httpVersion: string }>();
   const server = http.createServer((req, res) => {
@@ -31,7 +31,9 @@ async function backend(): Promise<Backend> {
     req.resume();
     if (req.url?.startsWith('/hang')) return;
     req.on('end', () => {
-      if (req.url?.startsWith('/chunked')) {
+      if (req.url?.startsWith('/slow')) {
+        setTimeout(() => res.end('slow'), 300);
+      } else if (req.url?.startsWith('/chunked')) {
         res.write('first,');
         setTimeout(() => res.end('second'), 20);
       } else {
@@ -226,4 +228,38 @@ test('header values with %OPERATOR%s are expanded per request (Envoy: unavailabl
   assert.equal(res.headers['x-resp-copy'], 'B');
   assert.match(String(res.headers['x-start-iso']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.equal(res.headers['x-literal'], 'plain');
+});
+
+test('draining (/drain_listeners): an idle keep-alive connection is closed, a busy one answers with connection: close, then closes', async () => {
+  // Its own Courier: draining stops the listeners.
+  const own = await startCourier(yaml(B.port, path.join(tmpDir(), 'drain.log')));
+  const ownPort = await own.listenerPort('http');
+  const idle = net.connect(ownPort, '127.0.0.1');
+  const busy = net.connect(ownPort, '127.0.0.1');
+  try {
+    let idleText = '';
+    let busyText = '';
+    let idleClosed = false;
+    let busyClosed = false;
+    idle.on('data', (d: Buffer) => (idleText += d.toString('latin1')));
+    busy.on('data', (d: Buffer) => (busyText += d.toString('latin1')));
+    idle.on('close', () => (idleClosed = true));
+    busy.on('close', () => (busyClosed = true));
+    idle.write('GET /len?idle HTTP/1.1\r\nhost: x\r\n\r\n');
+    await eventually(() => idleText.includes('len:/len?idle'), 'the idle connection answered once');
+    assert.doesNotMatch(idleText, /connection: close/i);
+    busy.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+    await eventually(async () => (await own.stat('http.proto.downstream_rq_active')) === 1, 'the slow request in flight');
+    assert.equal((await own.admin('/drain_listeners', 'POST')).status, 200);
+    await eventually(() => idleClosed, 'the idle keep-alive connection closed at once');
+    await eventually(() => busyClosed, 'the busy connection closed after its response');
+    assert.match(busyText, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(busyText, /\r\nconnection: close\r\n/i);
+    assert.match(busyText, /slow$/);
+    assert.equal(await own.stat('http.proto.downstream_cx_drain_close'), 2);
+  } finally {
+    idle.destroy();
+    busy.destroy();
+    await own.stop();
+  }
 });

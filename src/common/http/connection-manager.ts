@@ -276,6 +276,13 @@ export class HttpConnectionManager implements ReadFilter {
       onEvent: this.#onEvent,
       onAboveWriteBufferHighWatermark: () => this.#stream?.onDownstreamAboveHigh(),
       onBelowWriteBufferLowWatermark: () => this.#stream?.onDownstreamBelowLow(),
+      // Draining: an idle keep-alive connection closes now; a busy one after its response,
+      // which says `connection: close` (ActiveStream checks `draining`).
+      onDrain: () => {
+        if (this.#stream || this.#closed) return;
+        this.#shared.stats.downstream_cx_drain_close.inc();
+        this.close(CloseType.FlushWrite);
+      },
     });
     return FilterStatus.StopIteration;
   }
@@ -1269,12 +1276,21 @@ class ActiveStream implements UpstreamStreamCallbacks {
   }
 
   #appendConnectionHeader(headers: HeaderList): void {
+    this.#closeIfDraining();
     if (this.#closeAfter) headers.append('connection', 'close');
     else if (this.#head.versionMinor === 0) headers.append('connection', 'keep-alive');
   }
 
+  /** A draining connection closes after this response (Envoy's downstream_cx_drain_close). */
+  #closeIfDraining(): void {
+    if (this.#closeAfter || !this.#down.draining) return;
+    this.#closeAfter = true;
+    this.#shared.stats.downstream_cx_drain_close.inc();
+  }
+
   #localReply(status: number, body: string | Buffer, extra?: readonly string[], close = false): void {
     if (close) this.#closeAfter = true;
+    this.#closeIfDraining();
     this.info.responseCode = status;
     this.#responseStarted = true;
     const headers = new HeaderList(extra ? [...extra] : []);

@@ -48,6 +48,8 @@ export interface HcmStats {
   readonly downstream_cx_upgrades_active: Gauge;
   readonly downstream_cx_protocol_error: Counter;
   readonly downstream_cx_destroy: Counter;
+  /** Connections closed because their listener drained (Envoy's name). */
+  readonly downstream_cx_drain_close: Counter;
   readonly downstream_cx_rx_bytes_total: Counter;
   readonly downstream_cx_tx_bytes_total: Counter;
   readonly downstream_rq_total: Counter;
@@ -80,6 +82,7 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_cx_upgrades_active: scope.gauge('downstream_cx_upgrades_active'),
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_destroy: c('downstream_cx_destroy'),
+    downstream_cx_drain_close: c('downstream_cx_drain_close'),
     downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
     downstream_cx_tx_bytes_total: c('downstream_cx_tx_bytes_total'),
     downstream_rq_total: c('downstream_rq_total'),

@@ -46,6 +46,7 @@ export class ConnectionImpl implements Connection {
   error: Error | undefined;
 
   #callbacks: ConnectionCallbacks[] = [];
+  #draining = false;
   #readHandler: ReadHandler | undefined;
   #readDisableCount = 0;
   #aboveHighWatermark = false;
@@ -89,6 +90,18 @@ export class ConnectionImpl implements Connection {
   setByteCounters(rx: Counter | undefined, tx: Counter | undefined): void {
     this.#rxCounter = rx;
     this.#txCounter = tx;
+  }
+
+  /** True once startDraining() was called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Tells the filters that the listener drains this connection (once; see onDrain). */
+  startDraining(): void {
+    if (this.#draining || this.closed) return;
+    this.#draining = true;
+    for (const cb of this.#callbacks) cb.onDrain?.();
   }
 
   addCallbacks(cb: ConnectionCallbacks): void {
