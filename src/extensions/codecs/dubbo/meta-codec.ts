@@ -35,7 +35,6 @@ const WITH_ATTACHMENTS = 3;
 /** Lazy metadata over one decoded frame. */
 class DubboMetadata implements MetaMetadata {
   readonly #frame: DubboFrame;
-  #lowerCase: Map<string, string> | undefined;
 
   constructor(frame: DubboFrame) {
     this.#frame = frame;
@@ -54,19 +53,7 @@ class DubboMetadata implements MetaMetadata {
       case 'dubbo_version':
         return request.dubboVersion;
     }
-    const all = request.attachments();
-    if (!all) return undefined;
-    const direct = all.get(key);
-    if (direct !== undefined) return direct;
-    if (!this.#lowerCase) {
-      this.#lowerCase = new Map();
-      for (const [k, v] of all) {
-        const lower = k.toLowerCase();
-        const seen = this.#lowerCase.get(lower);
-        this.#lowerCase.set(lower, seen === undefined ? v : `${seen},${v}`);
-      }
-    }
-    return this.#lowerCase.get(key.toLowerCase());
+    return request.attachment(key);
   }
 }
 

@@ -65,6 +65,8 @@ export class RequestInfo {
   /** offsets[i] = start of argument i; offsets[argCount] = start of the attachments. */
   #offsets: number[] | null = null;
   #attachments: Map<string, string> | null = null;
+  /** The attachments by lower-cased key, made on the first case-insensitive miss. */
+  #lowerCaseAttachments: Map<string, string> | undefined;
   #layout: AttachmentLayout | null = null;
   #error: DubboDecodeError | null = null;
 
@@ -134,6 +136,27 @@ export class RequestInfo {
   attachments(): ReadonlyMap<string, string> | null {
     if (this.#attachments === null && this.#error === null) this.#parseAttachments();
     return this.#attachments;
+  }
+
+  /**
+   * One attachment by key, compared case-insensitively as Envoy's header map does (the routes
+   * of dubbo_proxy and meta_protocol_proxy match on it); several values of keys that differ
+   * only in case are joined with ",". Undefined when absent or when the body is malformed.
+   */
+  attachment(key: string): string | undefined {
+    const all = this.attachments();
+    if (!all) return undefined;
+    const direct = all.get(key);
+    if (direct !== undefined) return direct;
+    if (!this.#lowerCaseAttachments) {
+      this.#lowerCaseAttachments = new Map();
+      for (const [k, v] of all) {
+        const lower = k.toLowerCase();
+        const seen = this.#lowerCaseAttachments.get(lower);
+        this.#lowerCaseAttachments.set(lower, seen === undefined ? v : `${seen},${v}`);
+      }
+    }
+    return this.#lowerCaseAttachments.get(key.toLowerCase());
   }
 
   /** The `group` attachment; undefined when absent or when the body is malformed. */

@@ -22,7 +22,6 @@ export class DubboRpcFrame implements RpcFrame, DubboRequestView {
   readonly type: RpcMessageType;
   readonly responseStatus: RpcResponseStatus | undefined;
   readonly frame: DubboFrame;
-  #lowerCaseAttachments: Map<string, string> | undefined;
 
   constructor(frame: DubboFrame) {
     this.frame = frame;
@@ -67,19 +66,7 @@ export class DubboRpcFrame implements RpcFrame, DubboRequestView {
 
   /** Attachment keys compare case-insensitively, as Envoy's header map does. */
   attachment(key: string): string | undefined {
-    const all = this.frame.request?.attachments();
-    if (!all) return undefined;
-    const direct = all.get(key);
-    if (direct !== undefined) return direct;
-    if (!this.#lowerCaseAttachments) {
-      this.#lowerCaseAttachments = new Map();
-      for (const [k, v] of all) {
-        const lower = k.toLowerCase();
-        const seen = this.#lowerCaseAttachments.get(lower);
-        this.#lowerCaseAttachments.set(lower, seen === undefined ? v : `${seen},${v}`);
-      }
-    }
-    return this.#lowerCaseAttachments.get(key.toLowerCase());
+    return this.frame.request?.attachment(key);
   }
 
   detach(): void {
