@@ -352,3 +352,18 @@ test('a codec named by package is resolved from the working directory, as the us
     await courier.stop();
   }
 });
+
+test('a stream with no route, or to a cluster nobody knows, is answered with the codec error on its id', async () => {
+  const routes = [byMethod('ghost', 'nowhere'), byMethod('chat', 'blue')].join('\n');
+  await withProxy({ routes, clusters: staticClusterYaml('blue', [blue.port]) }, async (courier, client) => {
+    type Stream = { next(): Promise<ToyReply> };
+    const open = (meta: Record<string, string>): Stream => (client as unknown as { stream(m: Record<string, string>): Stream }).stream(meta);
+    const lost = await open({ method: 'elsewhere' }).next();
+    assert.deepEqual([lost.type, lost.meta.get('error-type')], ['error', 'route_not_found']);
+    assert.match(lost.body, /no route for stream method 'elsewhere'/);
+    const ghost = await open({ method: 'ghost' }).next();
+    assert.deepEqual([ghost.type, ghost.meta.get('error-type')], ['error', 'cluster_not_found']);
+    assert.equal((await open({ method: 'chat' }).next()).body, 'blue: stream open', 'the connection still serves streams');
+    assert.equal(await courier.stat('meta_protocol.toy.request_stream'), 1);
+  });
+});

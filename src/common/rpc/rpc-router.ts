@@ -48,6 +48,37 @@ export interface RpcRouterConfig<Req extends RpcFrame> {
 
 type Outcome = 'rq_success' | 'rq_error' | 'rq_timeout' | undefined;
 
+/**
+ * The cluster a request's route names, or undefined after answering the request: no route
+ * (flag NR) or a cluster this worker does not know (NC). Records the cluster in the stream
+ * info. The router and MetaProtocol's stream opener both start here.
+ */
+export function routedCluster<Req extends RpcFrame>(
+  cb: RpcFilterCallbacks<Req>,
+  route: RpcRoute | undefined,
+  config: Pick<RpcRouterConfig<Req>, 'protocol' | 'clusterManager' | 'describe'>,
+): ThreadLocalCluster | undefined {
+  const name = config.protocol.name;
+  const info = cb.streamInfo;
+  if (!route) {
+    info.responseFlags.add(ResponseFlag.NoRouteFound);
+    cb.sendLocalReply(LocalReplyKind.NoRoute, `${name} router: no route for ${config.describe(cb.request)}`);
+    return undefined;
+  }
+  info.upstreamCluster = route.cluster;
+  const cluster = config.clusterManager.getThreadLocalCluster(route.cluster);
+  if (!cluster) {
+    info.responseFlags.add(ResponseFlag.NoClusterFound);
+    cb.sendLocalReply(LocalReplyKind.UnknownCluster, `${name} router: unknown cluster '${route.cluster}'`);
+  }
+  return cluster;
+}
+
+/** The load balancer context for a route's hash key (none: pick as the policy does). */
+export function lbContext(hashKey: number | undefined): { hashKey: number } | undefined {
+  return hashKey === undefined ? undefined : { hashKey };
+}
+
 export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<Req> {
   readonly #config: RpcRouterConfig<Req>;
   constructor(config: RpcRouterConfig<Req>) {
@@ -56,22 +87,10 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
 
   onMessageDecoded(cb: RpcFilterCallbacks<Req>): RpcFilterStatus {
     const config = this.#config;
-    const name = config.protocol.name;
     const request = cb.request;
-    const info = cb.streamInfo;
     const route = config.route(request);
-    if (!route) {
-      info.responseFlags.add(ResponseFlag.NoRouteFound);
-      cb.sendLocalReply(LocalReplyKind.NoRoute, `${name} router: no route for ${config.describe(request)}`);
-      return RpcFilterStatus.StopIteration;
-    }
-    info.upstreamCluster = route.cluster;
-    const cluster = config.clusterManager.getThreadLocalCluster(route.cluster);
-    if (!cluster) {
-      info.responseFlags.add(ResponseFlag.NoClusterFound);
-      cb.sendLocalReply(LocalReplyKind.UnknownCluster, `${name} router: unknown cluster '${route.cluster}'`);
-      return RpcFilterStatus.StopIteration;
-    }
+    const cluster = routedCluster(cb, route, config);
+    if (!route || !cluster) return RpcFilterStatus.StopIteration;
     if (route.requestMutation) for (const [k, v] of route.requestMutation) cb.mutation.set(k, v);
     const mutation = cb.peekMutation();
     if (mutation && mutation.size > 0) config.protocol.applyMutation?.(request, mutation);
@@ -86,7 +105,7 @@ export class RpcRouterFilter<Req extends RpcFrame> implements RpcDecoderFilter<R
     const cluster = config.clusterManager.getThreadLocalCluster(clusterName);
     const copy = config.protocol.copyFrame?.(request);
     if (!cluster || !copy) return;
-    const host = cluster.chooseHost(hashKey === undefined ? undefined : { hashKey });
+    const host = cluster.chooseHost(lbContext(hashKey));
     if (!host) return;
     cluster.stats.upstream_rq_total.inc();
     const ignore = (): void => {};
@@ -118,7 +137,9 @@ class UpstreamAttempts<Req extends RpcFrame> {
   }
 
   start(): void {
-    const { config, cb, cluster } = { config: this.#config, cb: this.#cb, cluster: this.#cluster };
+    const config = this.#config;
+    const cb = this.#cb;
+    const cluster = this.#cluster;
     const name = config.protocol.name;
     const host = this.#chooseHost();
     if (!host) return;
@@ -145,8 +166,7 @@ class UpstreamAttempts<Req extends RpcFrame> {
 
   /** A host from the cluster's load balancer, or a no_healthy_upstream reply and undefined. */
   #chooseHost(): HostDescription | undefined {
-    const hashKey = this.#route.hashKey;
-    const host = this.#cluster.chooseHost(hashKey === undefined ? undefined : { hashKey });
+    const host = this.#cluster.chooseHost(lbContext(this.#route.hashKey));
     if (host) return host;
     this.#end('rq_error');
     this.#cb.streamInfo.responseFlags.add(ResponseFlag.NoHealthyUpstream);
@@ -156,7 +176,9 @@ class UpstreamAttempts<Req extends RpcFrame> {
   }
 
   #attempt(host: HostDescription): void {
-    const { config, cb, cluster } = { config: this.#config, cb: this.#cb, cluster: this.#cluster };
+    const config = this.#config;
+    const cb = this.#cb;
+    const cluster = this.#cluster;
     const name = config.protocol.name;
     const info = cb.streamInfo;
     info.upstreamHost = host.address;

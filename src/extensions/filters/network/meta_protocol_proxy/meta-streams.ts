@@ -20,7 +20,7 @@ import { ResponseFlag } from '../../../../api/stream-info.js';
 import type { ConnectionImpl } from '../../../../common/network/connection-impl.js';
 import type { RpcDownstream, RpcStreamHandler } from '../../../../common/rpc/connection-manager.js';
 import { RpcFilterStatus, type RpcDecoderFilter, type RpcFilterCallbacks } from '../../../../common/rpc/rpc-filter.js';
-import type { RpcRoute } from '../../../../common/rpc/rpc-router.js';
+import { lbContext, routedCluster, type RpcRoute } from '../../../../common/rpc/rpc-router.js';
 import type { MetaFrame } from './meta-protocol.js';
 
 type StreamState = 'opening' | 'open' | 'ended';
@@ -185,17 +185,13 @@ export class MetaStreamFilter implements RpcDecoderFilter<MetaFrame> {
     const info = cb.streamInfo;
     const streams = cb.streams as MetaStreams;
     const route = this.#route(init);
-    if (!route) {
-      info.responseFlags.add(ResponseFlag.NoRouteFound);
-      cb.sendLocalReply(LocalReplyKind.NoRoute, `${streams.protocol.name} router: no route for stream ${init.describe()}`);
-      return RpcFilterStatus.StopIteration;
-    }
-    info.upstreamCluster = route.cluster;
-    const cluster = this.#clusterManager.getThreadLocalCluster(route.cluster);
-    const host = cluster?.chooseHost(route.hashKey === undefined ? undefined : { hashKey: route.hashKey });
-    if (!cluster || !host) {
-      info.responseFlags.add(cluster ? ResponseFlag.NoHealthyUpstream : ResponseFlag.NoClusterFound);
-      cb.sendLocalReply(cluster ? LocalReplyKind.NoHealthyUpstream : LocalReplyKind.UnknownCluster, `no upstream for stream to '${route.cluster}'`);
+    const cluster = routedCluster(cb, route, { protocol: streams.protocol, clusterManager: this.#clusterManager, describe: (r) => `stream ${r.describe()}` });
+    if (!route || !cluster) return RpcFilterStatus.StopIteration;
+    const host = cluster.chooseHost(lbContext(route.hashKey));
+    if (!host) {
+      info.responseFlags.add(ResponseFlag.NoHealthyUpstream);
+      cluster.stats.upstream_cx_none_healthy.inc();
+      cb.sendLocalReply(LocalReplyKind.NoHealthyUpstream, `${streams.protocol.name} router: no healthy upstream for stream`);
       return RpcFilterStatus.StopIteration;
     }
     info.upstreamHost = host.address;
