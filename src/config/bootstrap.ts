@@ -16,6 +16,7 @@ import { durationMs, list, obj, rejectUnsupported, str, type Obj } from './plain
 import type { ClusterConfig, ListenerConfig, RdsProviderConfig, ServerConfig } from './server-config.js';
 import { configSourceKey, parseApiConfigSource, parseConfigSource, type ConfigSourceContext } from '../xds/config-source.js';
 import { stableHash } from '../xds/stable-hash.js';
+import { routeConfigProviderKey } from '../extensions/route-config-kinds.js';
 
 const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources'];
 /** dynamic_resources fields refused by name. */
@@ -157,7 +158,7 @@ export function listenerConfigContext(
   const registerRds: MainConfigContext['registerRds'] = (cs, routeConfigName, statPrefix, p, kind = 'http') => {
     const source = parseConfigSource(cs, p, sources);
     if (!source) return undefined;
-    const key = `${kind === 'http' ? '' : `${kind}:`}${routeConfigName}@${stableHash(configSourceKey(source))}`;
+    const key = routeConfigProviderKey(kind, routeConfigName, stableHash(configSourceKey(source)));
     if (!rds.has(key)) rds.set(key, { key, routeConfigName, source, statPrefix, kind });
     return key;
   };

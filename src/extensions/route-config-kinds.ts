@@ -83,7 +83,15 @@ export const ROUTE_CONFIG_KINDS: Readonly<Record<RouteConfigKindName, RouteConfi
   },
 };
 
-/** The kind a provider key belongs to (see registerRds). */
+/**
+ * A route-config provider's key: equal (kind, config source, name) triples share a provider.
+ * HTTP keys carry no kind prefix; the others start with `<kind>:` (routeConfigKindOfKey).
+ */
+export function routeConfigProviderKey(kind: RouteConfigKindName, routeConfigName: string, sourceHash: string): string {
+  return `${kind === 'http' ? '' : `${kind}:`}${routeConfigName}@${sourceHash}`;
+}
+
+/** The kind a provider key belongs to (see routeConfigProviderKey). */
 export function routeConfigKindOfKey(key: string): RouteConfigKind {
   if (key.startsWith('meta_protocol:')) return ROUTE_CONFIG_KINDS.meta_protocol;
   if (key.startsWith('dubbo:')) return ROUTE_CONFIG_KINDS.dubbo;

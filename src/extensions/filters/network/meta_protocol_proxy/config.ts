@@ -9,7 +9,7 @@
  * (an inline table, or MetaRDS read per request), then installs one RPC connection manager per
  * connection: the same engine as dubbo_proxy.
  */
-import type { NetworkFilterConfigFactory, ProblemSink } from '../../../../api/network-filter.js';
+import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink } from '../../../../api/network-filter.js';
 import { RpcConnectionManager, type RpcDownstream } from '../../../../common/rpc/connection-manager.js';
 import type { RpcDecoderFilter } from '../../../../common/rpc/rpc-filter.js';
 import { RpcRouterFilter, type RpcRoute } from '../../../../common/rpc/rpc-router.js';
@@ -71,7 +71,7 @@ function parseCodec(protocol: Obj, multiplexing: boolean, problems: ProblemSink)
   return ref;
 }
 
-function parseConfig(p: Obj, problems: ProblemSink, ctx: Parameters<NetworkFilterConfigFactory['parseConfig']>[2]): MetaProtocolProxyConfig | undefined {
+function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): MetaProtocolProxyConfig | undefined {
   rejectUnsupported(p, SUPPORTED, 'MetaProtocolProxy', problems);
   const statPrefix = str(p, 'stat_prefix');
   const protocol = obj(p['protocol']) ?? {};
