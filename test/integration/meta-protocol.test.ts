@@ -20,8 +20,14 @@ interface ToyReply {
   meta: Map<string, string>;
   body: string;
 }
+interface ToyStream {
+  send(body: string): void;
+  halfClose(): void;
+  next(): Promise<ToyReply>;
+}
 interface ToyClient {
   call(meta: Record<string, string>, body?: string, type?: string): Promise<ToyReply>;
+  stream(meta: Record<string, string>): ToyStream;
   writeRaw(bytes: Buffer): void;
   close(): void;
   readonly closed: Promise<void>;
@@ -278,11 +284,9 @@ test('a codec module that breaks the contract stops start-up naming what is miss
 test('streams: the first frame is routed, the rest pass through both ways on a connection of their own', async () => {
   const routes = [byMethod('chat', 'green'), `            - route: { cluster: blue }`].join('\n');
   await withProxy({ routes, clusters: [staticClusterYaml('blue', [blue.port]), staticClusterYaml('green', [green.port])].join('\n') }, async (courier, client) => {
-    type Stream = { send(b: string): void; halfClose(): void; next(): Promise<ToyReply> };
-    const streamOf = (c: ToyClient, meta: Record<string, string>): Stream => (c as unknown as { stream(m: Record<string, string>): Stream }).stream(meta);
-    const chat = streamOf(client, { method: 'chat' });
+    const chat = client.stream({ method: 'chat' });
     assert.equal((await chat.next()).body, 'green: stream open');
-    const other = streamOf(client, { method: 'other' });
+    const other = client.stream({ method: 'other' });
     assert.equal((await other.next()).body, 'blue: stream open');
     for (const word of ['one', 'two', 'three']) {
       chat.send(word);
@@ -356,8 +360,7 @@ test('a codec named by package is resolved from the working directory, as the us
 test('a stream with no route, or to a cluster nobody knows, is answered with the codec error on its id', async () => {
   const routes = [byMethod('ghost', 'nowhere'), byMethod('chat', 'blue')].join('\n');
   await withProxy({ routes, clusters: staticClusterYaml('blue', [blue.port]) }, async (courier, client) => {
-    type Stream = { next(): Promise<ToyReply> };
-    const open = (meta: Record<string, string>): Stream => (client as unknown as { stream(m: Record<string, string>): Stream }).stream(meta);
+    const open = (meta: Record<string, string>): ToyStream => client.stream(meta);
     const lost = await open({ method: 'elsewhere' }).next();
     assert.deepEqual([lost.type, lost.meta.get('error-type')], ['error', 'route_not_found']);
     assert.match(lost.body, /no route for stream method 'elsewhere'/);
