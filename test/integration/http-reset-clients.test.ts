@@ -20,6 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startCourier, eventually, sleep, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { hcmHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { listen } from '../support/peers.js';
 
 const LIMIT = 16 * 1024;
 /** Fits one upstream read (with its head), and is far above the downstream's buffer limit. */
@@ -173,4 +174,38 @@ test('resetting clients leave no paused pooled connection, no gauge and no fd be
     return gauges.every((g) => last.get(g) === 0) && up.openSockets() === 0;
   }, 'gauges back to 0', 5000).catch(() => assert.fail(`gauges not back to 0: ${JSON.stringify([...last])}, upstream sockets ${up.openSockets()}`));
   await eventually(() => openFds() <= fdBaseline, 'fd count back to baseline', 3000).catch(() => assert.fail(`fds ${openFds()} > baseline ${fdBaseline}`));
+});
+
+test('an upstream connection that received bytes beyond its response is closed, not pooled', async () => {
+  // A raw upstream (no node:http server sends this) that follows each answer with an unsolicited
+  // second response: a pooled connection holding it would hand it to the next request.
+  const peer = await listen((s) => {
+    s.on('data', () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nunasked'));
+  });
+  const c = await startCourier(yaml(peer.port, path.join(tmpDir(), 'access.log')));
+  try {
+    const p = await c.listenerPort('http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const bodies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const body = await new Promise<string>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: p, path: `/x${i}`, agent }, (res) => {
+            let b = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (b += d));
+            res.on('end', () => resolve(b));
+          })
+          .on('error', reject);
+      });
+      bodies.push(body);
+    }
+    agent.destroy();
+    assert.deepEqual(bodies, ['ok', 'ok', 'ok'], 'each request got its own answer, never the unsolicited one');
+    assert.equal(await c.stat('cluster.backend.upstream_cx_total'), 3, 'one upstream connection per request');
+    await eventually(async () => (await c.stat('cluster.backend.upstream_cx_active')) === 0, 'upstream connections closed');
+  } finally {
+    await c.stop();
+    await peer.close();
+  }
 });
