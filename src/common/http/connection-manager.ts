@@ -34,6 +34,11 @@
  * lazily from the last activity of its stream; "stream timeout" (SI) before the response,
  * 504 if the request was read whole, else 408; after the response started, a reset (close).
  *
+ * Connection timeouts (connection-timers.ts, one more timer per connection): a request head
+ * that does not complete within request_headers_timeout (or stream_idle_timeout) gets 408 and
+ * a close; no stream for idle_timeout closes the connection; max_connection_duration and
+ * max_requests_per_connection make the stream in flight the last (`connection: close`).
+ *
  * HTTP/1.0 is refused with Envoy's codec error (426 on an HTTP/1.1 status line) unless
  * http_protocol_options.accept_http_10; then it is answered on HTTP/1.0 and the connection
  * closes after the response unless the request asked for keep-alive and the response has a
