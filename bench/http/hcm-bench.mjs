@@ -145,7 +145,17 @@ const cluster = {
 };
 const table = routeTable(10);
 const shared = {
-  options: { upgrades: new Map(), acceptHttp10: false, defaultHostForHttp10: '', streamIdleTimeoutMs: 300_000 },
+  options: {
+    upgrades: new Map(),
+    acceptHttp10: false,
+    defaultHostForHttp10: '',
+    // The defaults a config without these fields gets (hcm-config.ts).
+    streamIdleTimeoutMs: 300_000,
+    requestHeadersTimeoutMs: 60_000,
+    idleTimeoutMs: 3_600_000,
+    maxConnectionDurationMs: 0,
+    maxRequestsPerConnection: 0,
+  },
   stats: createHcmStats(store.scope('http.bench_http')),
   routeTable: () => table,
   clusterManager: { getThreadLocalCluster: (name) => (name === 'backend' ? cluster : undefined) },

@@ -27,23 +27,29 @@ export function staticClusterYaml(name: string, ports: readonly number[], extra 
 ${ports.map((p) => `        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}`;
 }
 
+/** Extra fields for hcmHeadYaml: Listener fields (4 spaces in), HttpConnectionManager fields (10 spaces in). */
+export interface HcmHeadExtra {
+  listener?: string;
+  hcm?: string;
+}
+
 /**
  * A bootstrap's start up to an HTTP connection manager's route_config key: admin, one listener
  * "http", the HCM with a file access log in `logFormat` and the router filter. The caller
  * writes the route_config body (indented by 12 spaces) and the clusters.
  */
-export function hcmHeadYaml(statPrefix: string, logPath: string, logFormat: string): string {
+export function hcmHeadYaml(statPrefix: string, logPath: string, logFormat: string, extra: HcmHeadExtra = {}): string {
   return `${ADMIN_YAML}
 static_resources:
   listeners:
-${listenerHeadYaml('http')}
+${listenerHeadYaml('http')}${extra.listener ? `\n${extra.listener}` : ''}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ${statPrefix}
-          codec_type: HTTP1
+          codec_type: HTTP1${extra.hcm ? `\n${extra.hcm}` : ''}
           access_log:
           - name: envoy.access_loggers.file
             typed_config:

@@ -34,6 +34,11 @@
  * lazily from the last activity of its stream; "stream timeout" (SI) before the response,
  * 504 if the request was read whole, else 408; after the response started, a reset (close).
  *
+ * Connection timeouts (connection-timers.ts, one more timer per connection): a request head
+ * that does not complete within request_headers_timeout (or stream_idle_timeout) gets 408 and
+ * a close; no stream for idle_timeout closes the connection; max_connection_duration and
+ * max_requests_per_connection make the stream in flight the last (`connection: close`).
+ *
  * HTTP/1.0 is refused with Envoy's codec error (426 on an HTTP/1.1 status line) unless
  * http_protocol_options.accept_http_10; then it is answered on HTTP/1.0 and the connection
  * closes after the response unless the request asked for keep-alive and the response has a
@@ -65,6 +70,7 @@ import {
   type RouteTable,
 } from '../router/route-table.js';
 import { formatParts } from '../access-log/substitution-format.js';
+import { ConnectionTimers, type ConnectionTimerCallbacks, type HeadTimeoutKind } from './connection-timers.js';
 import { HeaderList } from './header-list.js';
 import type { HcmStats } from './hcm-config.js';
 import { Http1Parser, type Http1ParseError, type Http1RequestHead, type Http1ResponseHead } from './http1-parser.js';
@@ -90,6 +96,14 @@ export interface HcmOptions {
   readonly defaultHostForHttp10: string;
   /** 0 = none. */
   readonly streamIdleTimeoutMs: number;
+  /** request_headers_timeout; 0 = none. */
+  readonly requestHeadersTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout; 0 = none. */
+  readonly idleTimeoutMs: number;
+  /** common_http_protocol_options.max_connection_duration; 0 = none. */
+  readonly maxConnectionDurationMs: number;
+  /** common_http_protocol_options.max_requests_per_connection; 0 = no limit. */
+  readonly maxRequestsPerConnection: number;
 }
 
 /** Shared by every connection of one filter chain on one worker. */
@@ -206,7 +220,7 @@ function addressIp(address: string): string {
   return colon > 0 ? address.slice(0, colon) : address;
 }
 
-export class HttpConnectionManager implements ReadFilter {
+export class HttpConnectionManager implements ReadFilter, ConnectionTimerCallbacks {
   readonly #shared: HcmShared;
   #down!: ConnectionImpl;
   readonly #parser: Http1Parser<Http1RequestHead>;
@@ -238,11 +252,28 @@ export class HttpConnectionManager implements ReadFilter {
   /** The current stream's idle timeout; 0 = none. */
   #idleMs = 0;
   #lastActivity = 0;
+  /** The head, idle and max-duration timeouts of the connection (one timer). */
+  readonly #timers: ConnectionTimers;
+  /** Request heads received so far (max_requests_per_connection). */
+  #requests = 0;
+  /**
+   * max_connection_duration or max_requests_per_connection was reached: the stream in flight
+   * answers with `connection: close` (if its head is not sent yet) and the connection closes
+   * after it.
+   */
+  #closeAfterStream = false;
 
   constructor(shared: HcmShared) {
     this.#shared = shared;
+    this.#timers = new ConnectionTimers(shared.options, this);
     this.#parser = Http1Parser.forRequests({
       onHead: (head) => {
+        this.#timers.streamStarted();
+        const maxRequests = shared.options.maxRequestsPerConnection;
+        if (maxRequests > 0 && ++this.#requests >= maxRequests && !this.#closeAfterStream) {
+          this.#closeAfterStream = true;
+          shared.stats.downstream_cx_max_requests_reached.inc();
+        }
         this.#stream = new ActiveStream(this, shared, this.#down, head);
         this.#stream.start();
       },
@@ -272,6 +303,7 @@ export class HttpConnectionManager implements ReadFilter {
     stats.downstream_cx_http1_total.inc();
     stats.downstream_cx_http1_active.inc();
     this.#down.setByteCounters(stats.downstream_cx_rx_bytes_total, stats.downstream_cx_tx_bytes_total);
+    this.#timers.start(performance.now());
     this.#down.addCallbacks({
       onEvent: this.#onEvent,
       onAboveWriteBufferHighWatermark: () => this.#stream?.onDownstreamAboveHigh(),
@@ -313,6 +345,10 @@ export class HttpConnectionManager implements ReadFilter {
         this.#protocolError(r);
         return FilterStatus.StopIteration;
       }
+      // A head that did not come whole in this read is timed (a whole one costs nothing here).
+      if (this.#stream === undefined && !this.#closed && !this.#timers.headUnderWay && this.#parser.bufferedBytes > 0) {
+        this.#timers.headStarted(performance.now());
+      }
     }
     if (endStream) this.#onPeerEnd();
     return FilterStatus.StopIteration;
@@ -341,7 +377,7 @@ export class HttpConnectionManager implements ReadFilter {
   streamDone(stream: ActiveStream, closeConnection: boolean): void {
     if (this.#stream !== stream) return;
     this.#stream = undefined;
-    if (closeConnection) {
+    if (closeConnection || this.#closeAfterStream) {
       this.close(CloseType.FlushWrite);
       return;
     }
@@ -362,7 +398,55 @@ export class HttpConnectionManager implements ReadFilter {
         return;
       }
     }
+    if (this.#stream === undefined && !this.#closed) {
+      // No stream now: the connection idles from the stream's end, or times the next head.
+      if (this.#parser.bufferedBytes > 0) this.#timers.headStarted(performance.now());
+      else this.#timers.streamsDone(stream.info.endMonoMs ?? performance.now());
+    }
     this.#maybeCloseAfterPeerEnd();
+  }
+
+  /** @internal max_connection_duration / max_requests_per_connection: this stream is the last. */
+  get closeAfterStream(): boolean {
+    return this.#closeAfterStream;
+  }
+
+  /**
+   * @internal A request head did not come whole in time (request_headers_timeout, or
+   * stream_idle_timeout, which runs from a head's first byte as in Envoy): 408, then close.
+   */
+  onHeadTimeout(kind: HeadTimeoutKind): void {
+    if (this.#stream !== undefined || this.#closed) return;
+    const stats = this.#shared.stats;
+    if (kind === 'request_headers_timeout') {
+      stats.downstream_rq_header_timeout.inc();
+      this.#replyAndClose(408, 'request header timeout');
+    } else {
+      stats.downstream_rq_idle_timeout.inc();
+      this.#replyAndClose(408, 'stream timeout');
+    }
+  }
+
+  /** @internal common_http_protocol_options.idle_timeout: no stream for that long. */
+  onIdleTimeout(): void {
+    if (this.#stream !== undefined || this.#closed) return;
+    this.#shared.stats.downstream_cx_idle_timeout.inc();
+    this.close(CloseType.FlushWrite);
+  }
+
+  /** @internal max_connection_duration: close now if idle, else after the stream in flight. */
+  onMaxConnectionDuration(): void {
+    if (this.#closed) return;
+    this.#shared.stats.downstream_cx_max_duration_reached.inc();
+    if (this.#stream === undefined) this.close(CloseType.FlushWrite);
+    else this.#closeAfterStream = true;
+  }
+
+  /** A local reply outside any stream (the request head never completed), then close. */
+  #replyAndClose(status: number, body: string): void {
+    countResponseClass(this.#shared.stats, status);
+    this.#down.write(encodeLocalReply({ statusCode: status, body, close: true, headers: ['date', httpDate(), 'server', SERVER_NAME] }), false);
+    this.close(CloseType.FlushWrite);
   }
 
   /** @internal The client's IP, for x-forwarded-for. */
@@ -475,6 +559,7 @@ export class HttpConnectionManager implements ReadFilter {
   #onEvent = (event: ConnectionEvent): void => {
     if (event === ConnectionEvent.Connected) return;
     this.#closed = true;
+    this.#timers.stop();
     if (this.#idleTimer !== undefined) {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
@@ -1283,7 +1368,12 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   /** A draining connection closes after this response (Envoy's downstream_cx_drain_close). */
   #closeIfDraining(): void {
-    if (this.#closeAfter || !this.#down.draining) return;
+    if (this.#closeAfter) return;
+    if (this.#hcm.closeAfterStream) {
+      this.#closeAfter = true; // the connection's last stream (counted where it was decided)
+      return;
+    }
+    if (!this.#down.draining) return;
     this.#closeAfter = true;
     this.#shared.stats.downstream_cx_drain_close.inc();
   }

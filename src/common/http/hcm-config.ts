@@ -33,10 +33,27 @@ export interface HcmConfig {
   defaultHostForHttp10: string;
   /** stream_idle_timeout in ms (Envoy's default 5 minutes); 0 disables it. */
   streamIdleTimeoutMs: number;
+  /** request_headers_timeout in ms (Courier's default DEFAULT_REQUEST_HEADERS_TIMEOUT_MS; Envoy's: none); 0 disables it. */
+  requestHeadersTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout in ms (Envoy's default 1 hour); 0 disables it. */
+  idleTimeoutMs: number;
+  /** common_http_protocol_options.max_connection_duration in ms; 0 = none (Envoy's default). */
+  maxConnectionDurationMs: number;
+  /** common_http_protocol_options.max_requests_per_connection; 0 = no limit (Envoy's default). */
+  maxRequestsPerConnection: number;
 }
 
 /** Envoy's default stream_idle_timeout. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
+/**
+ * request_headers_timeout when the config has none. Envoy has none by default (only
+ * stream_idle_timeout, 5 minutes, bounds a slow head); Courier bounds a request head to 60 s,
+ * Node's http.Server headersTimeout, so that a slowloris client is closed even when the config
+ * says nothing. `request_headers_timeout: 0s` turns it off, as in Envoy.
+ */
+export const DEFAULT_REQUEST_HEADERS_TIMEOUT_MS = 60_000;
+/** Envoy's default common_http_protocol_options.idle_timeout for downstream connections. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
 
 export interface HcmStats {
   readonly downstream_cx_total: Counter;
@@ -50,6 +67,12 @@ export interface HcmStats {
   readonly downstream_cx_destroy: Counter;
   /** Connections closed because their listener drained (Envoy's name). */
   readonly downstream_cx_drain_close: Counter;
+  /** common_http_protocol_options.idle_timeout closed the connection. */
+  readonly downstream_cx_idle_timeout: Counter;
+  /** max_connection_duration was reached (the connection drains, then closes). */
+  readonly downstream_cx_max_duration_reached: Counter;
+  /** max_requests_per_connection was reached (the last response says connection: close). */
+  readonly downstream_cx_max_requests_reached: Counter;
   readonly downstream_cx_rx_bytes_total: Counter;
   readonly downstream_cx_tx_bytes_total: Counter;
   readonly downstream_rq_total: Counter;
@@ -60,6 +83,8 @@ export interface HcmStats {
   readonly downstream_rq_timeout: Counter;
   /** stream_idle_timeout fired. */
   readonly downstream_rq_idle_timeout: Counter;
+  /** request_headers_timeout fired (408). */
+  readonly downstream_rq_header_timeout: Counter;
   /** An upgrade request refused (403) because neither the HCM nor the route enables its type. */
   readonly downstream_rq_ws_on_non_ws_route: Counter;
   readonly no_route: Counter;
@@ -83,6 +108,9 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_destroy: c('downstream_cx_destroy'),
     downstream_cx_drain_close: c('downstream_cx_drain_close'),
+    downstream_cx_idle_timeout: c('downstream_cx_idle_timeout'),
+    downstream_cx_max_duration_reached: c('downstream_cx_max_duration_reached'),
+    downstream_cx_max_requests_reached: c('downstream_cx_max_requests_reached'),
     downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
     downstream_cx_tx_bytes_total: c('downstream_cx_tx_bytes_total'),
     downstream_rq_total: c('downstream_rq_total'),
@@ -92,6 +120,7 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_rq_time: scope.histogram('downstream_rq_time', 'milliseconds'),
     downstream_rq_timeout: c('downstream_rq_timeout'),
     downstream_rq_idle_timeout: c('downstream_rq_idle_timeout'),
+    downstream_rq_header_timeout: c('downstream_rq_header_timeout'),
     downstream_rq_ws_on_non_ws_route: c('downstream_rq_ws_on_non_ws_route'),
     no_route: c('no_route'),
     no_cluster: c('no_cluster'),

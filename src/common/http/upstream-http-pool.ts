@@ -74,6 +74,8 @@ export class UpstreamHttpStream {
    * watermarks keep working after the response "completed" (the upstream's FIN).
    */
   tunnel = false;
+  /** This stream holds one read-disable on its connection (downstream backpressure). */
+  #readDisabled = false;
 
   constructor(pools: UpstreamHttpPools, cluster: ThreadLocalCluster, tcpPool: TcpConnPool, cb: UpstreamStreamCallbacks) {
     this.#pools = pools;
@@ -88,8 +90,17 @@ export class UpstreamHttpStream {
     this.#hostStats.rq_active++;
   }
 
-  /** @internal */
+  /**
+   * @internal The stream is given a connection, or leaves it (undefined). A read-disable the
+   * stream holds is its own, never its connection's: it is released as the stream leaves, so
+   * a connection goes back to the pool reading (the response may complete in the very read
+   * whose bytes put the downstream above its high watermark).
+   */
   attach(conn: UpstreamHttpConnection | undefined): void {
+    if (conn === undefined && this.#readDisabled) {
+      this.#readDisabled = false;
+      this.#conn?.readDisable(false);
+    }
     this.#conn = conn;
   }
 
@@ -123,9 +134,14 @@ export class UpstreamHttpStream {
     this.#conn?.closeGracefully();
   }
 
-  /** Stop (true) or resume (false) reading the response: downstream backpressure. */
+  /**
+   * Stop (true) or resume (false) reading the response: downstream backpressure. Not counted:
+   * one call stops, one resumes; the hold ends with the stream (attach).
+   */
   readDisable(disable: boolean): void {
-    this.#conn?.readDisable(disable);
+    if (disable === this.#readDisabled || this.#conn === undefined) return;
+    this.#readDisabled = disable;
+    this.#conn.readDisable(disable);
   }
 
   /**
@@ -386,12 +402,23 @@ class UpstreamHttpConnection implements TcpPoolCallbacks {
     if (!stream || this.state !== 'busy' || !stream.ended || !stream.requestComplete) return;
     this.#stream = undefined;
     stream.attach(undefined);
-    if (!this.#keepAlive || this.#conn === undefined || this.#conn.closed) {
+    if (!this.#reusable()) {
       this.#close('connection_termination', 'not reusable');
       return;
     }
     this.state = 'idle';
     this.#hostPool.release(this);
+  }
+
+  /**
+   * A connection goes back to the pool only in a clean state: the response allowed keep-alive,
+   * the socket is open and read (nobody holds a read-disable), nothing of the request is still
+   * queued to write, and no byte beyond the response was received (an upstream that sends
+   * more than it was asked for cannot be trusted with the next request).
+   */
+  #reusable(): boolean {
+    const conn = this.#conn;
+    return this.#keepAlive && conn !== undefined && !conn.closed && !conn.readDisabled && conn.writeBufferedBytes === 0 && this.#parser.bufferedBytes === 0;
   }
 
   /** The exchange was abandoned midway: the connection's framing is unknown, close it. */

@@ -12,6 +12,8 @@ import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink, Worker
 import { HttpConnectionManager, type HcmShared } from '../../../../common/http/connection-manager.js';
 import {
   createHcmStats,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   type HcmConfig,
   type HcmUpgradeConfig,
@@ -19,7 +21,7 @@ import {
 import { UpstreamHttpPools } from '../../../../common/http/upstream-http-pool.js';
 import { parseRouteConfiguration, parseUpgradeConfigs, referencedClusters, type UpgradeConfigsLevel } from '../../../../common/router/route-config.js';
 import { RouteTable } from '../../../../common/router/route-table.js';
-import { bool, durationMs, list, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
+import { bool, durationMs, list, num, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
 
 export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 const ROUTER_FILTER = 'envoy.filters.http.router';
@@ -35,7 +37,11 @@ const SUPPORTED = [
   'upgrade_configs',
   'http_protocol_options',
   'stream_idle_timeout',
+  'request_headers_timeout',
+  'common_http_protocol_options',
 ];
+/** The HttpProtocolOptions fields an HCM honours (the rest are refused by name). */
+const COMMON_HTTP_OPTIONS = ['idle_timeout', 'max_connection_duration', 'max_requests_per_connection'];
 const NOT_YET: Record<string, string> = {
   scoped_routes: 'scoped_routes is not supported by Courier yet; use an inline route_config',
 };
@@ -79,6 +85,8 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
     acceptHttp10,
     defaultHostForHttp10,
     streamIdleTimeoutMs: durationMs(p, 'stream_idle_timeout', DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    requestHeadersTimeoutMs: durationMs(p, 'request_headers_timeout', DEFAULT_REQUEST_HEADERS_TIMEOUT_MS),
+    ...parseCommonHttpProtocolOptions(p, problems),
   };
   const accessLogs: AccessLogConfig[] = [];
   list(p['access_log']).forEach((a, i) => {
@@ -113,6 +121,24 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
     }
   }
   return { ...base, routes: { kind: 'static', config: routeConfig }, accessLogs };
+}
+
+/**
+ * common_http_protocol_options (core.v3.HttpProtocolOptions) for downstream connections:
+ * idle_timeout (Envoy's default 1 hour; 0s disables it), max_connection_duration (none by
+ * default), max_requests_per_connection (none by default).
+ */
+function parseCommonHttpProtocolOptions(
+  p: Obj,
+  problems: ProblemSink,
+): Pick<HcmConfig, 'idleTimeoutMs' | 'maxConnectionDurationMs' | 'maxRequestsPerConnection'> {
+  const o = obj(p['common_http_protocol_options']) ?? {};
+  rejectUnsupported(o, COMMON_HTTP_OPTIONS, 'HttpProtocolOptions', problems.at('common_http_protocol_options'));
+  return {
+    idleTimeoutMs: durationMs(o, 'idle_timeout', DEFAULT_IDLE_TIMEOUT_MS),
+    maxConnectionDurationMs: durationMs(o, 'max_connection_duration', 0),
+    maxRequestsPerConnection: num(o, 'max_requests_per_connection', 0),
+  };
 }
 
 const HCM_UPGRADES: UpgradeConfigsLevel = {
@@ -163,6 +189,10 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
         acceptHttp10: config.acceptHttp10,
         defaultHostForHttp10: config.defaultHostForHttp10,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+        requestHeadersTimeoutMs: config.requestHeadersTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxConnectionDurationMs: config.maxConnectionDurationMs,
+        maxRequestsPerConnection: config.maxRequestsPerConnection,
       },
       stats: createHcmStats(ctx.stats.scope(`http.${config.statPrefix}`)),
       routeTable,
