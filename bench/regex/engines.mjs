@@ -6,7 +6,8 @@
  *   - v8-linear   V8's experimental linear engine (flag l), enabled here at run time with
  *                 v8.setFlagsFromString; Node refuses the flag in NODE_OPTIONS
  *   - re2js       the engine Courier uses (RE2JS#testExact)
- *   - re2-wasm    Google's RE2 built to WebAssembly, if installed (`npm i --no-save re2-wasm`)
+ *   - re2-wasm    Google's RE2 built to WebAssembly (installed as a dependency of
+ *                 @grpc/grpc-js-xds; its column is skipped if it is not there)
  * and the growth of each linear engine on a pattern that is exponential for RegExp.
  * Each figure is the best of 3 rounds. docs/benchmarks.md ("Regex engines") has the results.
  *
