@@ -11,6 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
@@ -71,10 +72,30 @@ before(async () => {
   port = await courier.listenerPort('http');
 });
 
+/** Linux: the PIDs of a process's children (the worker processes of `courier`). */
+function childPids(pid: number | undefined): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 after(async () => {
-  // A process stuck in a regex cannot run its SIGTERM handler: do not wait for it forever.
-  const killer = setTimeout(() => courier.child?.kill('SIGKILL'), 5000);
-  await courier.stop().catch(() => undefined);
+  // A process stuck in a regex (as before RE2) cannot run its SIGTERM handler, and a stuck
+  // worker does not notice its main is gone: kill them by PID rather than wait forever.
+  const workers = childPids(courier.child?.pid);
+  const killer = setTimeout(() => {
+    courier.child?.kill('SIGKILL');
+    for (const pid of workers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }, 5000);
+  await courier.stop();
   clearTimeout(killer);
 });
 
