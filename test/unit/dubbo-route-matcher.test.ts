@@ -276,6 +276,24 @@ test('method safe_regex is a full match', () => {
   assert.equal(m.route(r, 0), undefined);
 });
 
+test('method safe_regex is RE2: a pattern that explodes a backtracking engine answers at once', () => {
+  // Before RE2 this call did not return for hours (V8's RegExp backtracks on 40 letters).
+  const m = matcherFor(methodRoute(`safe_regex:
+            regex: "([a-z]+)*[0-9]"`));
+  const r = request({ serviceName: DEMO, methodName: `${'a'.repeat(40)}!` });
+  assert.equal(m.route(r, 0), undefined);
+  r.methodName = 'sayhello2';
+  assert.equal(clusterOf(m, r), 'user_service_dubbo_server');
+});
+
+test('method safe_regex that RE2 refuses is refused with its path', () => {
+  const problems = new ProblemCollector('rc');
+  parseDubboRouteConfiguration(decode(ROUTE_CONFIGURATION, methodRoute(`safe_regex:
+            regex: "(?!x)y"`)), problems);
+  assert.deepEqual(problems.problems.map((p) => p.path), ['rc.routes[0].match.method.name.safe_regex.regex']);
+  assert.match(problems.problems[0]!.message, /look-around/);
+});
+
 test('method contains', () => {
   const m = matcherFor(methodRoute('contains: User'));
   assert.equal(clusterOf(m, request({ serviceName: DEMO, methodName: 'getUserById' })), 'user_service_dubbo_server');

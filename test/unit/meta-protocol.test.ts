@@ -108,6 +108,13 @@ test('route table: first match wins, all matchers must match, weights follow the
   assert.equal(table([{ match: { metadata: [{ name: 'm', string_match: { exact: 'z' } }] }, route: { cluster: 'c' } }]).route(new Map()), undefined);
 });
 
+test('route table: metadata safe_regex is RE2, linear on a value that explodes a backtracking engine', () => {
+  // Before RE2 this lookup did not return for hours (V8's RegExp backtracks on 40 letters).
+  const t = table([{ match: { metadata: [{ name: 'method', string_match: { safe_regex: { regex: '([a-z]+)*[0-9]' } } }] }, route: { cluster: 'c' } }]);
+  assert.equal(t.route(new Map([['method', `${'a'.repeat(40)}!`]])), undefined);
+  assert.equal(t.route(new Map([['method', 'get2']]))?.cluster, 'c');
+});
+
 test('route table: hash keys give a stable key per value set; mirrors follow their fraction', () => {
   const t = table([
     {

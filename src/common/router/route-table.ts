@@ -51,7 +51,8 @@
  * routes, the result object; results of other routes are created once and shared, frozen.
  */
 import { Buffer } from 'node:buffer';
-import { compileRe2, compileStringMatcher, type StringMatcher } from '../matchers/string-matcher.js';
+import { compileStringMatcher, type StringMatcher } from '../matchers/string-matcher.js';
+import { compileRe2, type Re2Regex } from '../matchers/re2.js';
 import { compileHeaderMatcher, type HeaderMatcher } from '../matchers/header-matcher.js';
 import { compileFormat, foldParts, type FormatPart } from '../access-log/substitution-format.js';
 import {
@@ -531,7 +532,7 @@ export class RouteEntry {
   /** The prefix or path (lower-case when !caseSensitive); '' for regexes. */
   private readonly pathValue: string;
   private readonly caseSensitive: boolean;
-  private readonly regex: RegExp | undefined;
+  private readonly regex: Re2Regex | undefined;
   private readonly regexPattern: string;
   private readonly grpc: boolean;
   private readonly headers: CompiledHeaderMatcher[];
@@ -639,7 +640,7 @@ export class RouteEntry {
         if (path.length > v.length && path.charCodeAt(v.length) !== 47 /* / */) return false;
         break;
       case PathKind.Regex:
-        if (!this.regex!.test(path)) return false;
+        if (!this.regex!.fullMatch(path)) return false;
         break;
     }
     if (this.grpc && !isGrpcContentType(req.header('content-type'))) return false;

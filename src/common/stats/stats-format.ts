@@ -10,9 +10,14 @@
 import { DEFAULT_HISTOGRAM_BUCKETS, type HistogramSnapshot, type StatsSnapshot } from '../../api/stats.js';
 import { SUPPORTED_QUANTILE_PERCENTS, computeQuantiles } from './histogram-quantiles.js';
 
+/** A regex searched in a stat name: an RE2 regex (admin input) or a RegExp (code). */
+export interface StatNameFilter {
+  test(name: string): boolean;
+}
+
 export interface StatsFormatOptions {
   /** Only stats whose full name matches (search, not full match). */
-  filter?: RegExp;
+  filter?: StatNameFilter;
   /** Only stats that were touched at least once. */
   usedOnly?: boolean;
 }
@@ -38,8 +43,8 @@ type NamePredicate = (name: string) => boolean;
 function selector(snapshot: StatsSnapshot, options: StatsFormatOptions): NamePredicate {
   const used = options.usedOnly ? new Set(snapshot.used) : undefined;
   let re = options.filter;
-  // A /g or /y regex keeps state between test() calls; use a stateless copy.
-  if (re && (re.global || re.sticky)) re = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
+  // A /g or /y RegExp keeps state between test() calls; use a stateless copy.
+  if (re instanceof RegExp && (re.global || re.sticky)) re = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
   return (name) => (used === undefined || used.has(name)) && (re === undefined || re.test(name));
 }
 

@@ -1,7 +1,8 @@
 /**
  * Admin endpoints, named and shaped as Envoy's (docs: operations/admin).
  */
-import { formatStats, type StatsFormat } from '../../common/stats/stats-format.js';
+import { formatStats, type StatsFormat, type StatsFormatOptions } from '../../common/stats/stats-format.js';
+import { compileRe2, Re2SyntaxError, type Re2Regex } from '../../common/matchers/re2.js';
 import type { HostStats } from '../../common/upstream/host-stats.js';
 import { VERSION } from '../../version.js';
 import type { HostHealth } from '../../config/server-config.js';
@@ -29,14 +30,15 @@ const json = (value: unknown, status = 200): AdminResponse => ({
   body: `${JSON.stringify(value, null, 2)}\n`,
 });
 
-function statsOptions(query: URLSearchParams): { filter?: RegExp; usedOnly?: boolean } | string {
-  const out: { filter?: RegExp; usedOnly?: boolean } = {};
+function statsOptions(query: URLSearchParams): StatsFormatOptions | string {
+  const out: { filter?: Re2Regex; usedOnly?: boolean } = {};
   const filter = query.get('filter');
   if (filter) {
+    // RE2 as in Envoy: admin input must not be able to stall main with a backtracking regex.
     try {
-      out.filter = new RegExp(filter);
+      out.filter = compileRe2(filter);
     } catch (e) {
-      return `Invalid re2 regex: ${(e as Error).message}`;
+      return `Invalid re2 regex: ${e instanceof Re2SyntaxError ? e.reason : (e as Error).message}`;
     }
   }
   if (query.has('usedonly')) out.usedOnly = true;
