@@ -145,7 +145,7 @@ const cluster = {
 };
 const table = routeTable(10);
 const shared = {
-  options: { upgrades: new Map(), acceptHttp10: false, defaultHostForHttp10: '', streamIdleTimeoutMs: 300_000 },
+  options: { upgrades: new Map(), acceptHttp10: false, defaultHostForHttp10: '', enableTrailers: false, allowCustomMethods: false, streamIdleTimeoutMs: 300_000 },
   stats: createHcmStats(store.scope('http.bench_http')),
   routeTable: () => table,
   clusterManager: { getThreadLocalCluster: (name) => (name === 'backend' ? cluster : undefined) },

@@ -78,6 +78,7 @@ import {
   encodeRequestHead,
   encodeResponseHead,
 } from './http1-encoder.js';
+import { sanitizeTrailers } from './header-sanitizer.js';
 import { statusClass, statusHasNoBody } from './http-status.js';
 import type { UpstreamHttpPools, UpstreamHttpStream, UpstreamResetReason, UpstreamStreamCallbacks } from './upstream-http-pool.js';
 
@@ -90,6 +91,14 @@ export interface HcmOptions {
   readonly defaultHostForHttp10: string;
   /** 0 = none. */
   readonly streamIdleTimeoutMs: number;
+  /**
+   * http_protocol_options.enable_trailers: forward trailers (sanitised) both ways. Envoy's
+   * default, false, drops them: a trailer section an upstream might merge into the head
+   * (a second Host or Content-Length) never reaches it.
+   */
+  readonly enableTrailers: boolean;
+  /** http_protocol_options.allow_custom_methods: methods beyond Envoy's list are accepted. */
+  readonly allowCustomMethods: boolean;
 }
 
 /** Shared by every connection of one filter chain on one worker. */
@@ -258,7 +267,7 @@ export class HttpConnectionManager implements ReadFilter {
           this.#pipelinePaused = true;
         }
       },
-    });
+    }, { allowCustomMethods: shared.options.allowCustomMethods });
   }
 
   initializeReadFilterCallbacks(cb: ReadFilterCallbacks): void {
@@ -1008,8 +1017,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
   }
 
-  onRequestComplete(trailers: string[] | undefined): void {
+  onRequestComplete(received: string[] | undefined): void {
     this.requestDone = true;
+    const trailers = received !== undefined && this.#shared.options.enableTrailers ? sanitizeTrailers(received) : undefined;
     this.#requestTrailers = trailers;
     const up = this.#upstream;
     if (up && this.#tunnel) {
@@ -1149,7 +1159,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
       return;
     }
     this.#flushPendingHead();
-    if (this.#chunkedDown) this.#down.writeCoalesced(encodeLastChunk(trailers));
+    if (this.#chunkedDown) {
+      const forwarded = trailers !== undefined && this.#shared.options.enableTrailers ? sanitizeTrailers(trailers) : undefined;
+      this.#down.writeCoalesced(encodeLastChunk(forwarded));
+    }
     // Answered before the whole request was sent: that upstream connection cannot be reused
     // (reset closes it); the rest of the request body is read and dropped.
     if (!this.requestDone) this.#upstream?.reset();
