@@ -22,6 +22,9 @@ function answerFor(target: string): string {
   if (target.startsWith('/hop-response')) {
     return 'HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop-Resp\r\nX-Hop-Resp: secret\r\nX-Plain: p\r\nContent-Length: 2\r\n\r\nok';
   }
+  if (target.startsWith('/ws')) {
+    return 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade, X-Hop-Ws\r\nUpgrade: websocket\r\nX-Hop-Ws: 1\r\nX-Ws: w\r\n\r\n';
+  }
   if (target.startsWith('/trailers-response')) {
     return (
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n' +
@@ -74,7 +77,8 @@ function hcmListenerYaml(name: string, protocolOptions: string): string {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ${name}
-          codec_type: HTTP1${protocolOptions ? `\n          http_protocol_options: ${protocolOptions}` : ''}
+          codec_type: HTTP1
+          upgrade_configs: [{ upgrade_type: websocket }]${protocolOptions ? `\n          http_protocol_options: ${protocolOptions}` : ''}
           http_filters:
           - name: envoy.filters.http.router
             typed_config:
@@ -256,4 +260,19 @@ test('11: HTTP/1.2 and HTTP/2.0 on an HTTP/1 connection are handled as HTTP/1.0:
     assert.equal(reply.closed, true);
     assert.equal(received.has(`/version-${version}`), false);
   }
+});
+
+test('11: a WebSocket upgrade still works; fields its Connection header nominates are removed both ways', async () => {
+  const reply = await exchange(
+    port,
+    'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, X-Foo\r\nUpgrade: websocket\r\nX-Foo: f\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  assert.ok(reply.text.startsWith('HTTP/1.1 101 '), reply.text);
+  const head = reply.text.toLowerCase();
+  assert.ok(head.includes('\r\nupgrade: websocket\r\n') && head.includes('\r\nconnection: upgrade\r\n'), head);
+  assert.ok(head.includes('\r\nx-ws: w\r\n'));
+  assert.equal(head.includes('x-hop-ws'), false, head);
+  const raw = received.get('/ws')!.toLowerCase();
+  assert.ok(raw.includes('\r\nconnection: upgrade\r\n') && raw.includes('\r\nupgrade: websocket\r\n'), raw);
+  assert.equal(raw.includes('x-foo'), false, raw);
 });
