@@ -17,7 +17,7 @@
  * side's full write buffer stops the other side's reads (watermarks), as in tcp_proxy.
  *
  * Errors: a request that does not parse is answered with the parser's status (400, 431, 414,
- * 501, 505) and `connection: close`, then the connection closes (counted in
+ * 501) and `connection: close`, then the connection closes (counted in
  * downstream_cx_protocol_error). Upstream failures become Envoy's local replies: 503 UH / UF /
  * UO / UC, 504 UT; after the response head was sent they can only reset (close) the connection.
  *

@@ -46,32 +46,34 @@ const REFUSED_IN_REQUESTS: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-
  * (responses are never refused: isRequest false only strips).
  */
 export function sanitizeConnectionHeader(headers: string[], isRequest: boolean): string | undefined {
-  // The tokens, lower-cased, from every Connection field (there may be several lines).
+  // The tokens, lower-cased, from every Connection field (there may be several lines). At most
+  // a handful: plain arrays and loops, no Set, no split (this runs once per such head).
   const tokens: string[] = [];
   for (let k = 0; k < headers.length; k += 2) {
-    if (headers[k] !== 'connection') continue;
-    for (const part of headers[k + 1]!.split(',')) {
-      const t = part.trim().toLowerCase();
-      if (t !== '') tokens.push(t);
-    }
+    if (headers[k] === 'connection') collectTokens(headers[k + 1]!, tokens);
   }
   if (isRequest && tokens.length >= MAX_CONNECTION_TOKENS) return `the Connection header has ${tokens.length} tokens (limit ${MAX_CONNECTION_TOKENS - 1})`;
-  let remove: Set<string> | undefined;
-  for (const t of tokens) {
+  const remove: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
     if (NOT_REMOVED.has(t)) continue;
     if (isRequest && (REFUSED_IN_REQUESTS.has(t) || t.charCodeAt(0) === 0x3a)) return `the Connection header nominates ${t}`;
-    (remove ??= new Set()).add(t);
+    remove.push(t);
   }
-  if (remove === undefined) return undefined;
+  if (remove.length === 0) return undefined;
   // One compacting pass: drop nominated fields, rewrite the first Connection field to the
   // tokens that remain (an upgrade forwards it), drop the other Connection fields.
-  const kept = tokens.filter((t) => !remove!.has(t)).join(', ');
+  let kept = '';
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (!remove.includes(t)) kept = kept === '' ? t : `${kept}, ${t}`;
+  }
   let out = 0;
   let connectionWritten = false;
   for (let k = 0; k < headers.length; k += 2) {
     const name = headers[k]!;
     let value = headers[k + 1]!;
-    if (remove.has(name)) continue;
+    if (remove.includes(name)) continue;
     if (name === 'connection') {
       if (connectionWritten || kept === '') continue;
       connectionWritten = true;
@@ -83,6 +85,21 @@ export function sanitizeConnectionHeader(headers: string[], isRequest: boolean):
   }
   headers.length = out;
   return undefined;
+}
+
+/** Appends the non-empty comma-separated tokens of `v`, without surrounding OWS, lower-cased. */
+function collectTokens(v: string, into: string[]): void {
+  const n = v.length;
+  let i = 0;
+  while (i < n) {
+    let c = v.charCodeAt(i);
+    while (i < n && (c === 0x20 || c === 0x09 || c === 0x2c)) c = v.charCodeAt(++i);
+    const start = i;
+    while (i < n && v.charCodeAt(i) !== 0x2c) i++;
+    let end = i;
+    while (end > start && (v.charCodeAt(end - 1) === 0x20 || v.charCodeAt(end - 1) === 0x09)) end--;
+    if (end > start) into.push(v.substring(start, end).toLowerCase());
+  }
 }
 
 /**

@@ -279,7 +279,7 @@ export class Http1ParseError {
   readonly ok = false as const;
   /** Envoy's response code details for this failure, e.g. http1.codec_error. */
   readonly details: string;
-  /** What a server answers a request that failed this way with (400, 431, 414, 501, 505). */
+  /** What a server answers a request that failed this way with (400, 431, 414, 501). */
   readonly status: number;
 
   constructor(
