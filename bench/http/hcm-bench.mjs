@@ -149,6 +149,8 @@ const shared = {
     upgrades: new Map(),
     acceptHttp10: false,
     defaultHostForHttp10: '',
+    enableTrailers: false,
+    allowCustomMethods: false,
     // The defaults a config without these fields gets (hcm-config.ts).
     streamIdleTimeoutMs: 300_000,
     requestHeadersTimeoutMs: 60_000,

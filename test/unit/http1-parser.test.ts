@@ -208,14 +208,16 @@ test('Content-Length: 0 is a body-less message', () => {
   assert.equal(head.contentLength, 0);
 });
 
-test('repeated identical Content-Length values are accepted (RFC 9110 §8.6)', () => {
+test('repeated identical Content-Length values are refused, as Envoy refuses them (400 http1.codec_error)', () => {
   for (const fields of ['Content-Length: 3\r\nContent-Length: 3\r\n', 'Content-Length: 3, 3\r\n', 'Content-Length:3 ,3\r\n']) {
-    const events = run('request', [bytes(`POST / HTTP/1.1\r\n${fields}\r\nabc`)]);
-    assert.equal(firstHead<Http1RequestHead>(events).contentLength, 3, fields);
-    assert.deepEqual(events.slice(2), [
-      { e: 'body', data: 'abc' },
-      { e: 'complete', trailers: undefined },
-    ]);
+    for (const kind of ['request', 'response'] as const) {
+      const head = kind === 'request' ? 'POST / HTTP/1.1\r\nHost: a\r\n' : 'HTTP/1.1 200 OK\r\n';
+      const events = parseEverySplit(kind, `${head}${fields}\r\nabc`, { expect: ['POST'] });
+      assertError(events, 'multiple_content_length', 400);
+      assert.equal(heads(events).length, 0, `${kind} ${fields}: no head reported`);
+      const last = lastEvent(events);
+      assert.equal(last.e === 'error' && last.details, 'http1.codec_error');
+    }
   }
 });
 
@@ -777,7 +779,19 @@ const BAD: BadCase[] = [
   { name: 'lower-case version', input: 'GET / http/1.1\r\n\r\n', code: 'invalid_version' },
   { name: 'long version', input: 'GET / HTTP/1.10\r\n\r\n', code: 'invalid_version' },
   { name: 'extra token after version', input: 'GET / HTTP/1.1 x\r\n\r\n', code: 'invalid_version' },
-  { name: 'HTTP/2.0 request line', input: 'GET / HTTP/2.0\r\n\r\n', code: 'unsupported_version', status: 505 },
+  { name: 'obs-text in the target', input: 'GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n', code: 'invalid_target_character', status: 400 },
+  { name: 'obs-text in the query', input: 'GET /?q=\x80 HTTP/1.1\r\nHost: a\r\n\r\n', code: 'invalid_target_character' },
+  { name: 'an unknown method', input: 'FOO / HTTP/1.1\r\nHost: a\r\n\r\n', code: 'unknown_method', status: 400 },
+  { name: 'a lower-case method', input: 'get / HTTP/1.1\r\nHost: a\r\n\r\n', code: 'unknown_method' },
+  { name: 'the HTTP/2 preface', input: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', code: 'unknown_method' },
+  { name: 'a method with odd characters', input: 'G@T / HTTP/1.1\r\nHost: a\r\n\r\n', code: 'invalid_method' },
+  { name: "a token method with odd characters, custom methods allowed", input: 'GE{T / HTTP/1.1\r\n\r\n', code: 'invalid_method', options: { allowCustomMethods: true } },
+  // Fields with request semantics
+  { name: 'two Host fields', input: 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', code: 'multiple_host', status: 400 },
+  { name: 'two equal Host fields', input: 'GET / HTTP/1.1\r\nhost: a\r\nHOST: a\r\n\r\n', code: 'multiple_host' },
+  { name: 'Connection with ten tokens', input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: a,b,c,d,e,f,g,h,i,j\r\n\r\n', code: 'connection_header_rejected', status: 400 },
+  { name: 'Connection nominating x-forwarded-for', input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Forwarded-For\r\n\r\n', code: 'connection_header_rejected' },
+  { name: 'Connection nominating a pseudo-header', input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: :authority\r\n\r\n', code: 'connection_header_rejected' },
   // Status line
   { name: 'two-digit status', input: 'HTTP/1.1 20 OK\r\n\r\n', code: 'invalid_status', kind: 'response' },
   { name: 'four-digit status', input: 'HTTP/1.1 2000 OK\r\n\r\n', code: 'invalid_status', kind: 'response' },
@@ -819,13 +833,16 @@ test('errors are sticky: later input is ignored and returns the same error', () 
 test('every error carries Envoy response code details and a status', () => {
   for (const code of HTTP1_ERROR_CODES) {
     const e = new Http1ParseError(code, 'x');
-    assert.match(e.details, /^http1\.[a-z_]+$/, code);
+    // http1.* codec details; a refused Host is Envoy's shared http.invalid_authority.
+    assert.match(e.details, /^http1?\.[a-z_]+$/, code);
     assert.ok(e.status >= 400 && e.status < 600, code);
   }
   const e = new Http1ParseError('content_length_and_chunked', 'x');
   assert.equal(e.details, 'http1.content_length_and_chunked_not_allowed');
   assert.equal(new Http1ParseError('invalid_transfer_encoding', 'x').details, 'http1.invalid_transfer_encoding');
   assert.equal(new Http1ParseError('headers_too_large', 'x').status, 431);
+  assert.equal(new Http1ParseError('multiple_host', 'x').details, 'http.invalid_authority');
+  assert.equal(new Http1ParseError('connection_header_rejected', 'x').details, 'http1.connection_header_rejected');
 });
 
 // --------------------------------------------------------------------------------------------
@@ -1114,4 +1131,59 @@ test('parses what a node:http server sends: pipelined keep-alive, chunked, trail
 test('every documented error code is produced by some test above', () => {
   const missing = HTTP1_ERROR_CODES.filter((c) => !seenCodes.has(c));
   assert.deepEqual(missing, []);
+});
+
+// --------------------------------------------------------------------------------------------
+// Request semantics decided as Envoy's codec decides them (issue 9, points 10 and 11)
+
+test('a version other than exactly HTTP/1.1 is handled as HTTP/1.0, as in Envoy (HTTP/1.2, HTTP/2.0)', () => {
+  for (const v of ['HTTP/1.2', 'HTTP/2.0', 'HTTP/1.9']) {
+    const head = firstHead<Http1RequestHead>(parseEverySplit('request', `GET / ${v}\r\nHost: a\r\n\r\n`));
+    assert.equal(head.versionMinor, 0, v);
+    assert.equal(head.keepAlive, false, `${v}: no persistence assumed`);
+    const res = firstHead<Http1ResponseHead>(run('response', [bytes(`${v} 200 OK\r\nContent-Length: 0\r\n\r\n`)]));
+    assert.equal(res.versionMinor, 0, `${v} response`);
+  }
+  assert.equal(firstHead<Http1RequestHead>(run('request', [bytes('GET / HTTP/1.1\r\nHost: a\r\n\r\n')])).versionMinor, 1);
+});
+
+test("methods on Envoy's list pass; any token passes with allowCustomMethods", () => {
+  for (const m of ['PROPFIND', 'MKCOL', 'PURGE', 'MSEARCH', 'UNSUBSCRIBE', 'GET', 'DELETE']) {
+    assert.equal(firstHead<Http1RequestHead>(run('request', [bytes(`${m} / HTTP/1.1\r\nHost: a\r\n\r\n`)])).method, m);
+  }
+  for (const m of ['FOO', 'get', "M'$!~"]) {
+    const head = firstHead<Http1RequestHead>(run('request', [bytes(`${m} / HTTP/1.1\r\nHost: a\r\n\r\n`)], { allowCustomMethods: true }));
+    assert.equal(head.method, m);
+  }
+});
+
+test('fields a Connection header nominates are removed from requests and responses; framing fields stay', () => {
+  const req = firstHead<Http1RequestHead>(
+    parseEverySplit(
+      'request',
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret,  x-other\r\nX-Secret: s\r\nX-Keep: k\r\nX-Other: o\r\nx-secret: t\r\n\r\n',
+    ),
+  );
+  assert.deepEqual(req.headers, ['host', 'a', 'connection', 'keep-alive', 'x-keep', 'k']);
+  assert.equal(req.keepAlive, true);
+  // Nominating only fields: the Connection field goes too. Content-Length is never removed.
+  const post = firstHead<Http1RequestHead>(
+    run('request', [bytes('POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, X-A\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok')]),
+  );
+  assert.deepEqual(post.headers, ['host', 'a', 'connection', 'content-length', 'content-length', '2']);
+  assert.equal(post.contentLength, 2);
+  // An upgrade keeps its Upgrade field and token.
+  const ws = firstHead<Http1RequestHead>(
+    run('request', [bytes('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, X-A\r\nUpgrade: websocket\r\nX-A: 1\r\n\r\n')]),
+  );
+  assert.equal(ws.upgrade, true);
+  assert.deepEqual(ws.headers, ['host', 'a', 'connection', 'upgrade', 'upgrade', 'websocket']);
+  // Responses: stripped, never refused (even nominating x-forwarded-for).
+  const res = firstHead<Http1ResponseHead>(
+    run('response', [bytes('HTTP/1.1 200 OK\r\nConnection: X-Forwarded-For, x-r\r\nX-R: 1\r\nx-forwarded-for: f\r\nContent-Length: 0\r\n\r\n')]),
+  );
+  assert.deepEqual(res.headers, ['content-length', '0']);
+  // Nine tokens are allowed.
+  const nine = firstHead<Http1RequestHead>(run('request', [bytes('GET / HTTP/1.1\r\nHost: a\r\nConnection: a,b,c,d,e,f,g,h,i\r\nA: 1\r\nJ: 2\r\n\r\n')]));
+  assert.deepEqual(nine.headers, ['host', 'a', 'j', '2']);
 });

@@ -17,7 +17,7 @@
  * side's full write buffer stops the other side's reads (watermarks), as in tcp_proxy.
  *
  * Errors: a request that does not parse is answered with the parser's status (400, 431, 414,
- * 501, 505) and `connection: close`, then the connection closes (counted in
+ * 501) and `connection: close`, then the connection closes (counted in
  * downstream_cx_protocol_error). Upstream failures become Envoy's local replies: 503 UH / UF /
  * UO / UC, 504 UT; after the response head was sent they can only reset (close) the connection.
  *
@@ -84,6 +84,7 @@ import {
   encodeRequestHead,
   encodeResponseHead,
 } from './http1-encoder.js';
+import { sanitizeTrailers } from './header-sanitizer.js';
 import { statusClass, statusHasNoBody } from './http-status.js';
 import type { UpstreamHttpPools, UpstreamHttpStream, UpstreamResetReason, UpstreamStreamCallbacks } from './upstream-http-pool.js';
 
@@ -104,6 +105,14 @@ export interface HcmOptions {
   readonly maxConnectionDurationMs: number;
   /** common_http_protocol_options.max_requests_per_connection; 0 = no limit. */
   readonly maxRequestsPerConnection: number;
+  /**
+   * http_protocol_options.enable_trailers: forward trailers (sanitised) both ways. Envoy's
+   * default, false, drops them: a trailer section an upstream might merge into the head
+   * (a second Host or Content-Length) never reaches it.
+   */
+  readonly enableTrailers: boolean;
+  /** http_protocol_options.allow_custom_methods: methods beyond Envoy's list are accepted. */
+  readonly allowCustomMethods: boolean;
 }
 
 /** Shared by every connection of one filter chain on one worker. */
@@ -289,7 +298,7 @@ export class HttpConnectionManager implements ReadFilter, ConnectionTimerCallbac
           this.#pipelinePaused = true;
         }
       },
-    });
+    }, { allowCustomMethods: shared.options.allowCustomMethods });
   }
 
   initializeReadFilterCallbacks(cb: ReadFilterCallbacks): void {
@@ -1093,8 +1102,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
   }
 
-  onRequestComplete(trailers: string[] | undefined): void {
+  onRequestComplete(received: string[] | undefined): void {
     this.requestDone = true;
+    const trailers = received !== undefined && this.#shared.options.enableTrailers ? sanitizeTrailers(received) : undefined;
     this.#requestTrailers = trailers;
     const up = this.#upstream;
     if (up && this.#tunnel) {
@@ -1234,7 +1244,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
       return;
     }
     this.#flushPendingHead();
-    if (this.#chunkedDown) this.#down.writeCoalesced(encodeLastChunk(trailers));
+    if (this.#chunkedDown) {
+      const forwarded = trailers !== undefined && this.#shared.options.enableTrailers ? sanitizeTrailers(trailers) : undefined;
+      this.#down.writeCoalesced(encodeLastChunk(forwarded));
+    }
     // Answered before the whole request was sent: that upstream connection cannot be reused
     // (reset closes it); the rest of the request body is read and dropped.
     if (!this.requestDone) this.#upstream?.reset();

@@ -31,6 +31,10 @@ export interface HcmConfig {
   acceptHttp10: boolean;
   /** http_protocol_options.default_host_for_http_10; '' = none (a 1.0 request without Host gets 400). */
   defaultHostForHttp10: string;
+  /** http_protocol_options.enable_trailers (Envoy's default false: trailers are dropped). */
+  enableTrailers: boolean;
+  /** http_protocol_options.allow_custom_methods (Envoy's default false: unknown methods get 400). */
+  allowCustomMethods: boolean;
   /** stream_idle_timeout in ms (Envoy's default 5 minutes); 0 disables it. */
   streamIdleTimeoutMs: number;
   /** request_headers_timeout in ms (Courier's default DEFAULT_REQUEST_HEADERS_TIMEOUT_MS; Envoy's: none); 0 disables it. */

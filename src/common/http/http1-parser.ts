@@ -12,7 +12,7 @@
  *
  * ```
  * message     = start-line CRLF *( field-line CRLF ) CRLF [ body ]
- * request     = method SP request-target SP "HTTP/1." DIGIT     (exactly one SP each)
+ * request     = method SP request-target SP "HTTP/" DIGIT "." DIGIT   (exactly one SP each)
  * status-line = "HTTP/1." DIGIT SP 3DIGIT [ SP reason ]         (a missing reason is accepted)
  * field-line  = token ":" OWS value OWS                         (no SP before ":", no obs-fold)
  * value chars = HTAB / SP / %x21-7E / %x80-FF                   (no CTL, no DEL, no bare CR/LF)
@@ -32,14 +32,23 @@
  * - Transfer-Encoding other than exactly one "chunked" (any case): invalid_transfer_encoding,
  *   501 as in Envoy. Two Transfer-Encoding fields are rejected even if both say chunked.
  *   In an HTTP/1.0 message it is rejected too (RFC 9112 §6.1: the framing is faulty).
- * - Content-Length: 1*DIGIT; a list ("42, 42") or repeated fields are accepted only when every
- *   value is the same (RFC 9110 §8.6); otherwise invalid_content_length or
- *   conflicting_content_length.
+ * - Content-Length: exactly one field of 1*DIGIT. A list ("42, 42") or repeated fields are
+ *   refused, as Envoy refuses them: multiple_content_length when the values agree (RFC 9110
+ *   §8.6 allows refusing; forwarding them makes strict upstreams fail), else
+ *   conflicting_content_length; invalid_content_length for anything not a number.
  * - CONNECT requests may not carry a body (Envoy: transfer_encoding_not_allowed,
  *   content_length_not_allowed); 1xx and 204 responses likewise.
  * - Responses to HEAD, and 1xx / 204 / 304, have no body whatever their headers say. The
  *   parser knows the request method only if told: expectResponse(method), once per request.
  * - A response with neither field is read until the connection closes (finish()).
+ *
+ * Request semantics Envoy's codec enforces, enforced here too: one Host field (multiple_host);
+ * a method from Envoy's list unless allowCustomMethods (unknown_method); a request-target of
+ * %x21-7E only (invalid_target_character); a version other than exactly HTTP/1.1 handled as
+ * HTTP/1.0 (the connection manager then answers 426 unless accept_http_10). Fields that a
+ * `Connection` header nominates are removed from the head, both directions
+ * (header-sanitizer.ts; a request nominating x-forwarded-* or ten tokens is refused:
+ * connection_header_rejected). Trailers are reported as received; the proxy decides.
  *
  * Upgrade and CONNECT: a request with `Upgrade` (other than h2c, which Envoy ignores) listed in
  * `Connection`, or a CONNECT, has bodyKind 'tunnel': every byte after its head goes to onBody
@@ -78,6 +87,8 @@
  * pause(), resume(), expectResponse() and even execute() (which then queues its input).
  */
 
+import { MAX_CONNECTION_TOKENS, sanitizeConnectionHeader } from './header-sanitizer.js';
+
 // ---------------------------------------------------------------------------------------------
 // Public types
 
@@ -95,7 +106,7 @@ export type Http1BodyKind =
   | 'tunnel';
 
 export interface Http1HeadCommon {
-  /** 0 for HTTP/1.0; 1 for HTTP/1.1 (and any later 1.x, treated as 1.1). */
+  /** 1 for HTTP/1.1; 0 for HTTP/1.0 and any other version (handled as 1.0, as in Envoy). */
   readonly versionMinor: 0 | 1;
   /** Flat [name0, value0, name1, value1, …]: names lower-cased, values without outer OWS. */
   readonly headers: string[];
@@ -163,6 +174,11 @@ export interface Http1ParserOptions {
   maxUriBytes?: number;
   /** Longest chunk-size line (size and extensions, CRLF included). Default 4096. */
   maxChunkLineBytes?: number;
+  /**
+   * Requests: accept any token as a method (Envoy's http_protocol_options.allow_custom_methods).
+   * Default false: only the methods Envoy's codec knows; others are unknown_method.
+   */
+  allowCustomMethods?: boolean;
 }
 
 export const DEFAULT_MAX_HEADER_BYTES = 60 * 1024;
@@ -186,12 +202,21 @@ const ERROR_TABLE = {
   uri_too_long: ['http1.headers_too_large', 414],
   /** The method is empty or has a byte that is not a token character. */
   invalid_method: ['http1.codec_error', 400],
+  /**
+   * A token method Envoy's codec does not know (its list: GET, POST, … PROPFIND, MKCOL, …;
+   * case-sensitive) while allowCustomMethods is off (Envoy's allow_custom_methods, default false).
+   */
+  unknown_method: ['http1.codec_error', 400],
   /** The request-target is empty, has a CTL, SP or DEL, or is not a form the method allows. */
   invalid_url: ['http1.invalid_url', 400],
+  /**
+   * A request-target byte outside %x21-7E: obs-text (>= 0x80) is refused as Envoy's parser
+   * refuses it (HPE_INVALID_URL, a codec error); RFC 3986 targets are ASCII, and a raw high
+   * byte would reach the upstream, and its logs, undecoded.
+   */
+  invalid_target_character: ['http1.codec_error', 400],
   /** Not "HTTP/" DIGIT "." DIGIT, or no version at all (HTTP/0.9). */
   invalid_version: ['http1.codec_error', 400],
-  /** A well-formed version other than 1.x. */
-  unsupported_version: ['http1.codec_error', 505],
   /** A status line without three digits, or with a CTL in the reason. */
   invalid_status: ['http1.codec_error', 400],
   /** A bare LF, or a CR not followed by LF. */
@@ -208,6 +233,22 @@ const ERROR_TABLE = {
   invalid_content_length: ['http1.codec_error', 400],
   /** Content-Length values that differ (repeated fields or a list). */
   conflicting_content_length: ['http1.codec_error', 400],
+  /**
+   * Content-Length repeated with the same value (two fields, or a list "3, 3"). RFC 9110 §8.6
+   * lets a recipient refuse it or forward one value; Envoy refuses it (its parser's
+   * disallow_multiple_content_length: HPE_UNEXPECTED_CONTENT_LENGTH), and so does Courier.
+   */
+  multiple_content_length: ['http1.codec_error', 400],
+  /**
+   * More than one Host field in a request (RFC 9112 §3.2: 400). Envoy's details for a Host it
+   * refuses: http.invalid_authority.
+   */
+  multiple_host: ['http.invalid_authority', 400],
+  /**
+   * A request's Connection header names ten or more tokens, or nominates x-forwarded-for,
+   * x-forwarded-host, x-forwarded-proto or a pseudo-header (Envoy's sanitizeConnectionHeader).
+   */
+  connection_header_rejected: ['http1.connection_header_rejected', 400],
   /** Both Transfer-Encoding and Content-Length. */
   content_length_and_chunked: ['http1.content_length_and_chunked_not_allowed', 400],
   /** Transfer-Encoding other than exactly "chunked", or on an HTTP/1.0 message. */
@@ -238,7 +279,7 @@ export class Http1ParseError {
   readonly ok = false as const;
   /** Envoy's response code details for this failure, e.g. http1.codec_error. */
   readonly details: string;
-  /** What a server answers a request that failed this way with (400, 431, 414, 501, 505). */
+  /** What a server answers a request that failed this way with (400, 431, 414, 501). */
   readonly status: number;
 
   constructor(
@@ -285,11 +326,14 @@ const C_UPPER = 8;
 const C_FIELD = C_VCHAR | C_WS;
 /** qdtext in a quoted-string: HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text. */
 const C_QDTEXT = 16;
+/** What a request-target may hold: %x21-7E (no obs-text: see invalid_target_character). */
+const C_TARGET = 32;
 
 const CHAR = new Uint8Array(256);
 for (let c = 0; c < 256; c++) {
   let f = 0;
   if ((c >= 0x21 && c <= 0x7e) || c >= 0x80) f |= C_VCHAR;
+  if (c >= 0x21 && c <= 0x7e) f |= C_TARGET;
   if (c === SP || c === HTAB) f |= C_WS;
   const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
   if (alnum || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))) f |= C_TOKEN;
@@ -392,6 +436,17 @@ function commonName(buf: Buffer, start: number, end: number): string | undefined
 
 const METHODS = byLength(['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'TRACE', 'DELETE', 'CONNECT', 'OPTIONS']);
 
+/**
+ * The methods Envoy's HTTP/1 codec accepts without allow_custom_methods (its parser's list,
+ * inherited from http-parser: WebDAV, CalDAV, UPnP and the like). Case-sensitive.
+ */
+const ENVOY_METHODS: ReadonlySet<string> = new Set([
+  'ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HEAD', 'LINK', 'LOCK', 'MERGE',
+  'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'MSEARCH', 'NOTIFY', 'OPTIONS', 'PATCH', 'POST',
+  'PROPFIND', 'PROPPATCH', 'PURGE', 'PUT', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE',
+  'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE',
+]);
+
 /** The constant string for a standard method (exact case), or undefined. */
 function commonMethod(buf: Buffer, start: number, end: number): string | undefined {
   const candidates = METHODS[end - start];
@@ -420,10 +475,13 @@ function equalsLower(s: string, start: number, end: number, lower: string): bool
 const CONN_CLOSE = 1;
 const CONN_KEEP_ALIVE = 2;
 const CONN_UPGRADE = 4;
+/** Some token is not one of the three above (a nominated field), or there are too many tokens. */
+const CONN_OTHER = 8;
 
 /** The Connection options we act on, from a comma-separated token list, without allocating. */
 function connectionOptions(v: string): number {
   let flags = 0;
+  let tokens = 0;
   let i = 0;
   const n = v.length;
   while (i < n) {
@@ -432,19 +490,24 @@ function connectionOptions(v: string): number {
     while (i < n && v.charCodeAt(i) !== 0x2c) i++;
     let end = i;
     while (end > start && (v.charCodeAt(end - 1) === SP || v.charCodeAt(end - 1) === HTAB)) end--;
+    if (end === start) continue;
+    if (++tokens >= MAX_CONNECTION_TOKENS) flags |= CONN_OTHER;
     if (equalsLower(v, start, end, 'close')) flags |= CONN_CLOSE;
     else if (equalsLower(v, start, end, 'keep-alive')) flags |= CONN_KEEP_ALIVE;
     else if (equalsLower(v, start, end, 'upgrade')) flags |= CONN_UPGRADE;
+    else flags |= CONN_OTHER;
   }
   return flags;
 }
 
 const CL_INVALID = -1;
 const CL_CONFLICT = -2;
+const CL_REPEATED = -4;
 
 /**
- * A Content-Length value: 1*DIGIT, or a comma-separated list of identical such values.
- * Returns the length, CL_INVALID or CL_CONFLICT. Values above 2^53 - 1 are invalid: no real
+ * A Content-Length value: 1*DIGIT, or a comma-separated list of such values. Returns the
+ * length, CL_INVALID, CL_CONFLICT (a list of different values) or CL_REPEATED (a list of one
+ * value repeated, which the caller refuses as Envoy does). Values above 2^53 - 1 are invalid: no real
  * body is that large and beyond it a JS number would no longer count bytes exactly.
  */
 function parseContentLength(v: string): number {
@@ -464,6 +527,7 @@ function parseContentLength(v: string): number {
     if (i === start || i - start > 16 || value > Number.MAX_SAFE_INTEGER) return CL_INVALID;
     while (i < n && (v.charCodeAt(i) === SP || v.charCodeAt(i) === HTAB)) i++;
     if (result !== -3 && value !== result) return CL_CONFLICT;
+    if (result !== -3 && i === n) return CL_REPEATED;
     result = value;
     if (i === n) return result;
     if (v.charCodeAt(i) !== 0x2c) return CL_INVALID;
@@ -579,6 +643,7 @@ export class Http1Parser<H extends Http1Head> {
   readonly #maxHeaderCount: number;
   readonly #maxUriBytes: number;
   readonly #maxChunkLineBytes: number;
+  readonly #allowCustomMethods: boolean;
 
   #state = ST_HEAD;
   #error: Http1ParseError | null = null;
@@ -635,6 +700,7 @@ export class Http1Parser<H extends Http1Head> {
     this.#maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
     this.#maxUriBytes = options.maxUriBytes ?? this.#maxHeaderBytes;
     this.#maxChunkLineBytes = options.maxChunkLineBytes ?? DEFAULT_MAX_CHUNK_LINE_BYTES;
+    this.#allowCustomMethods = options.allowCustomMethods ?? false;
     this.#fields = new Int32Array(this.#maxHeaderCount * 4);
     this.#fieldUpper = new Uint8Array(this.#maxHeaderCount);
   }
@@ -972,7 +1038,7 @@ export class Http1Parser<H extends Http1Head> {
         }
         case HS_RL_TARGET: {
           const limit = base + this.#tok2Start + this.#maxUriBytes;
-          while (i < stop && (CHAR[buf[i]!]! & C_VCHAR) !== 0) {
+          while (i < stop && (CHAR[buf[i]!]! & C_TARGET) !== 0) {
             if (i >= limit) {
               code = 'uri_too_long';
               why = `the request-target is longer than ${this.#maxUriBytes} bytes`;
@@ -995,6 +1061,9 @@ export class Http1Parser<H extends Http1Head> {
           } else if (c === LF) {
             code = 'invalid_line_ending';
             why = 'bare LF in the request line';
+          } else if (c >= 0x80) {
+            code = 'invalid_target_character';
+            why = 'the request-target has a byte above 0x7e (obs-text)';
           } else {
             code = 'invalid_url';
             why = c === SP ? 'the request-target is empty' : 'the request-target has a control character';
@@ -1302,15 +1371,16 @@ export class Http1Parser<H extends Http1Head> {
       const vEnd = offset + (this.#isRequest ? this.#tok3End : this.#tok1End);
       const v = parseVersion(block, vStart, vEnd);
       if (v === VERSION_MALFORMED) return this.#reject('invalid_version', 'the HTTP version is malformed');
-      if (v === VERSION_UNSUPPORTED) {
-        return this.#reject('unsupported_version', 'only HTTP/1.0 and HTTP/1.1 are supported');
-      }
       versionMinor = v;
     }
     if (this.#isRequest) {
       const ms = offset + this.#lineStart;
       const me = offset + this.#tok1End;
-      method = commonMethod(block, ms, me) ?? text.substring(this.#lineStart, this.#tok1End);
+      const common = commonMethod(block, ms, me);
+      method = common ?? text.substring(this.#lineStart, this.#tok1End);
+      if (common === undefined && !this.#allowCustomMethods && !ENVOY_METHODS.has(method)) {
+        return this.#reject('unknown_method', `method ${JSON.stringify(method)} is not one Envoy's codec knows`);
+      }
       path = text.substring(this.#tok2Start, this.#tok2End);
       const first = path.charCodeAt(0);
       if (method === 'CONNECT') {
@@ -1338,6 +1408,7 @@ export class Http1Parser<H extends Http1Head> {
     let connection = 0;
     let upgradeValue: string | null = null;
     let expectContinue = false;
+    let hosts = 0;
     for (let k = 0; k < headers.length; k += 2) {
       const name = headers[k]!;
       switch (name.length) {
@@ -1347,6 +1418,9 @@ export class Http1Parser<H extends Http1Head> {
             if (n === CL_INVALID) return this.#reject('invalid_content_length', 'Content-Length is not a number');
             if (n === CL_CONFLICT || (contentLength >= 0 && n !== contentLength)) {
               return this.#reject('conflicting_content_length', 'Content-Length values differ');
+            }
+            if (n === CL_REPEATED || contentLength >= 0) {
+              return this.#reject('multiple_content_length', 'Content-Length is repeated');
             }
             contentLength = n;
           }
@@ -1361,6 +1435,11 @@ export class Http1Parser<H extends Http1Head> {
         case 10:
           if (name === 'connection') connection |= connectionOptions(headers[k + 1]!);
           break;
+        case 4:
+          if (name === 'host' && ++hosts > 1 && this.#isRequest) {
+            return this.#reject('multiple_host', 'more than one Host field');
+          }
+          break;
         case 7:
           if (name === 'upgrade') upgradeValue = headers[k + 1]!;
           break;
@@ -1373,6 +1452,11 @@ export class Http1Parser<H extends Http1Head> {
       }
     }
 
+    if ((connection & CONN_OTHER) !== 0) {
+      // The Connection header nominates fields (rare: only then is it scanned again).
+      const refused = sanitizeConnectionHeader(headers, this.#isRequest);
+      if (refused !== undefined) return this.#reject('connection_header_rejected', refused);
+    }
     const hasTe = transferEncodings > 0;
     const hasCl = contentLength >= 0;
     // HTTP/1.1 persists unless closed; HTTP/1.0 only when asked to (RFC 9112 §9.3).
@@ -1604,10 +1688,15 @@ export class Http1Parser<H extends Http1Head> {
 }
 
 const VERSION_MALFORMED = -1;
-const VERSION_UNSUPPORTED = -2;
 
-/** "HTTP/" DIGIT "." DIGIT → the minor version for 1.x (any 1.x ≥ 1 is 1.1). */
-function parseVersion(b: Buffer, s: number, e: number): 0 | 1 | typeof VERSION_MALFORMED | typeof VERSION_UNSUPPORTED {
+/**
+ * "HTTP/" DIGIT "." DIGIT → 1 for exactly HTTP/1.1, else 0: any other well-formed version
+ * (HTTP/1.2, HTTP/2.0, HTTP/0.9 with a version) is handled as HTTP/1.0, as Envoy's codec does
+ * ("not necessarily true, but good enough since higher layers only care if this is HTTP/1.1
+ * or not"): a request is then refused with 426 unless accept_http_10, and no later-version
+ * semantics (persistence, chunked) are assumed for a version this codec does not implement.
+ */
+function parseVersion(b: Buffer, s: number, e: number): 0 | 1 | typeof VERSION_MALFORMED {
   if (
     e - s !== 8 ||
     b[s] !== 0x48 || // H
@@ -1622,6 +1711,5 @@ function parseVersion(b: Buffer, s: number, e: number): 0 | 1 | typeof VERSION_M
   const major = b[s + 5]! - 0x30;
   const minor = b[s + 7]! - 0x30;
   if (major < 0 || major > 9 || minor < 0 || minor > 9) return VERSION_MALFORMED;
-  if (major !== 1) return VERSION_UNSUPPORTED;
-  return minor === 0 ? 0 : 1;
+  return major === 1 && minor === 1 ? 1 : 0;
 }

@@ -75,8 +75,15 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
   const statPrefix = str(p, 'stat_prefix');
   const upgrades = parseHcmUpgradeConfigs(p, problems);
   const h1 = obj(p['http_protocol_options']) ?? {};
-  rejectUnsupported(h1, ['accept_http_10', 'default_host_for_http_10'], 'Http1ProtocolOptions', problems.at('http_protocol_options'));
+  rejectUnsupported(
+    h1,
+    ['accept_http_10', 'default_host_for_http_10', 'enable_trailers', 'allow_custom_methods'],
+    'Http1ProtocolOptions',
+    problems.at('http_protocol_options'),
+  );
   const acceptHttp10 = bool(h1, 'accept_http_10', false);
+  const enableTrailers = bool(h1, 'enable_trailers', false);
+  const allowCustomMethods = bool(h1, 'allow_custom_methods', false);
   const defaultHostForHttp10 = str(h1, 'default_host_for_http_10');
   if (/[\0\r\n]/.test(defaultHostForHttp10)) problems.add('http_protocol_options.default_host_for_http_10', 'must not contain NUL, CR or LF');
   const base = {
@@ -84,6 +91,8 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
     upgrades,
     acceptHttp10,
     defaultHostForHttp10,
+    enableTrailers,
+    allowCustomMethods,
     streamIdleTimeoutMs: durationMs(p, 'stream_idle_timeout', DEFAULT_STREAM_IDLE_TIMEOUT_MS),
     requestHeadersTimeoutMs: durationMs(p, 'request_headers_timeout', DEFAULT_REQUEST_HEADERS_TIMEOUT_MS),
     ...parseCommonHttpProtocolOptions(p, problems),
@@ -188,6 +197,8 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
         upgrades: new Map(config.upgrades.map((u) => [u.type, u.enabled])),
         acceptHttp10: config.acceptHttp10,
         defaultHostForHttp10: config.defaultHostForHttp10,
+        enableTrailers: config.enableTrailers,
+        allowCustomMethods: config.allowCustomMethods,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
         requestHeadersTimeoutMs: config.requestHeadersTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
