@@ -16,10 +16,15 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
-import { hcmHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { ADMIN_YAML, hcmHeadYaml, listenerHeadYaml, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
+import { dubboYaml } from '../support/dubbo-configs.js';
+import { DEMO_SERVICE, java, startProvider } from '../support/dubbo-peers.js';
+import { DubboRawClient, encodeResponse, FrameParser, ResponseStatus } from '../support/dubbo-raw-client.js';
+import { createThriftClient, startThriftServer, type ThriftClient } from '../support/thrift-peers.js';
+import { ask } from '../support/xds-resources.js';
 import { eventually, startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { backToBaseline, baseline, garbageUpstream, resettingUpstream, silentUpstream, SteadyLoad, workerPids } from '../support/faults.js';
-import { closedPort, type Peer } from '../support/peers.js';
+import { closedPort, connect, echoServer, readAll, type Peer } from '../support/peers.js';
 
 /** The faulty upstreams every family uses, by cluster name. */
 interface FaultyUpstreams {
@@ -156,5 +161,195 @@ ${staticClusterYaml('refused', [bad.refusedPort])}
   } finally {
     await courier.stop();
     await Promise.all([good.close(), bad.close()]);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// dubbo_proxy
+
+test('dubbo_proxy: a silent, a garbage, a resetting and a refusing provider leave the good route and every gauge and fd untouched', { timeout: 40_000 }, async () => {
+  const provider = await startProvider({ name: 'good' });
+  const bad = await faultyUpstreams('HTTP/1.1 400 Bad Request\r\n\r\n', (request) => encodeResponse(new FrameParser().push(request)[0]!.id, { value: 'x'.repeat(1000) }).subarray(0, 40));
+  const routeConfig = `          - name: all
+            interface: "*"
+            routes:
+${FAULT_CLUSTERS.map((c) => `            - match: { method: { name: { exact: ${c} } } }\n              route: { cluster: ${c} }`).join('\n')}
+            - match: { method: { name: { safe_regex: { regex: ".*" } } } }
+              route: { cluster: good }`;
+  const yaml = dubboYaml({
+    clusters: { good: [provider.port], silent: [bad.silent.port], garbage: [bad.garbage.port], resetter: [bad.resetter.port], refused: [bad.refusedPort] },
+    routeConfig,
+    requestTimeout: '0.3s',
+  });
+  const courier = await startCourier(yaml, { processes: 1 });
+  let goodClient: DubboRawClient | undefined;
+  try {
+    const port = await courier.listenerPort('dubbo');
+    goodClient = await DubboRawClient.connect(port, { timeoutMs: 5000 });
+    const client = goodClient;
+    const gauges = ['server.total_connections', 'dubbo.dubbo_stats.request_active', ...clusterGauges(['good', ...FAULT_CLUSTERS])];
+    let n = 0;
+    const goodCall = async (): Promise<void> => {
+      const text = `call-${n++}`;
+      const r = await client.request({ service: DEMO_SERVICE, method: 'echo', args: [java.String(text)] });
+      assert.equal(r.value, text);
+    };
+    const expected: Record<(typeof FAULT_CLUSTERS)[number], number> = {
+      silent: ResponseStatus.SERVER_TIMEOUT,
+      garbage: ResponseStatus.SERVER_ERROR,
+      resetter: ResponseStatus.SERVER_ERROR,
+      refused: ResponseStatus.SERVER_ERROR,
+    };
+    for (const fault of FAULT_CLUSTERS) {
+      await beside(courier, {
+        gauges,
+        pooled: ['good'],
+        good: goodCall,
+        faulty: async () => {
+          const raw = await DubboRawClient.connect(port, { timeoutMs: 5000 });
+          try {
+            const r = await raw.request({ service: DEMO_SERVICE, method: fault, args: [] });
+            assert.equal(r.status, expected[fault], `${fault}: status ${r.status} ${r.errorMessage ?? ''}`);
+          } finally {
+            await raw.close();
+          }
+        },
+      });
+    }
+    assert.equal(await courier.stat('cluster.silent.upstream_rq_timeout'), 4);
+  } finally {
+    await goodClient?.close();
+    await courier.stop();
+    await Promise.all([provider.stop(), bad.close()]);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// meta_protocol_proxy with Thrift
+
+test('meta_protocol_proxy (thrift): a silent, a garbage, a resetting and a refusing server leave the good route and every gauge and fd untouched', { timeout: 40_000 }, async () => {
+  const server = await startThriftServer({ name: 'good', transport: 'framed', protocol: 'binary' });
+  // A frame of 4 bytes that is no Thrift message; the start of a 256-byte frame, then a reset.
+  const bad = await faultyUpstreams(Buffer.from('00000004deadbeef', 'hex'), () => Buffer.from('00000100800100020000', 'hex'));
+  // The client calls whoami, add, ping and sleep to reach the faulty clusters.
+  const methodOf = { silent: 'sleep', garbage: 'whoami', resetter: 'add', refused: 'ping' } as const;
+  const protocol = '{ name: thrift, codec: { name: courier.meta_protocol.codec.thrift }, multiplexing: true }';
+  const yaml = `${ADMIN_YAML}
+static_resources:
+  listeners:
+${metaProxyListenerYaml('thrift', 'thrift_in', protocol)}
+          route_config:
+            name: thrift_routes
+            routes:
+${FAULT_CLUSTERS.map((c) => `            - match: { metadata: [ { name: method, string_match: { exact: ${methodOf[c]} } } ] }\n              route: { cluster: ${c}${c === 'silent' ? ', timeout: 0.3s' : ''} }`).join('\n')}
+            - match: { metadata: [ { name: method, string_match: { exact: echo } } ] }
+              route: { cluster: good }
+  clusters:
+${staticClusterYaml('good', [server.port])}
+${staticClusterYaml('silent', [bad.silent.port])}
+${staticClusterYaml('garbage', [bad.garbage.port])}
+${staticClusterYaml('resetter', [bad.resetter.port])}
+${staticClusterYaml('refused', [bad.refusedPort])}
+`;
+  const courier = await startCourier(yaml, { processes: 1 });
+  const peer = { transport: 'framed', protocol: 'binary' } as const;
+  let goodClient: ThriftClient | undefined;
+  try {
+    const port = await courier.listenerPort('thrift');
+    goodClient = await createThriftClient(port, { ...peer, timeoutMs: 5000 });
+    const client = goodClient;
+    const gauges = ['server.total_connections', 'meta_protocol.thrift_in.request_active', ...clusterGauges(['good', ...FAULT_CLUSTERS])];
+    let n = 0;
+    const goodCall = async (): Promise<void> => {
+      const text = `call-${n++}`;
+      assert.equal(await client.echo(text), text);
+    };
+    const call: Record<(typeof FAULT_CLUSTERS)[number], (c: ThriftClient) => Promise<unknown>> = {
+      silent: (c) => c.sleep(10),
+      garbage: (c) => c.whoami(),
+      resetter: (c) => c.add(1, 2),
+      refused: (c) => c.ping(),
+    };
+    for (const fault of FAULT_CLUSTERS) {
+      await beside(courier, {
+        gauges,
+        // Multiplexed upstreams: a request's timeout leaves the shared connection open.
+        pooled: ['good', 'silent'],
+        good: goodCall,
+        faulty: async () => {
+          const c = await createThriftClient(port, { ...peer, timeoutMs: 5000 });
+          try {
+            // A TApplicationException from Courier, carrying the call's seqid, never the client's own timeout.
+            await assert.rejects(call[fault](c), (e: { type?: number; message?: string }) => typeof e.type === 'number' && !/timed out after/.test(e.message ?? ''));
+          } finally {
+            c.close();
+          }
+        },
+      });
+    }
+  } finally {
+    goodClient?.close();
+    await courier.stop();
+    await Promise.all([server.stop(), bad.close()]);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// tcp_proxy
+
+test('tcp_proxy: a silent (idle_timeout), a resetting and a refusing upstream leave the good listener and every gauge and fd untouched', { timeout: 40_000 }, async () => {
+  const echo = await echoServer();
+  const bad = await faultyUpstreams('', (request) => request);
+  const listener = (name: string, cluster: string, extra = ''): string => `${listenerHeadYaml(name)}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: ${name}
+          cluster: ${cluster}${extra}`;
+  const yaml = `${ADMIN_YAML}
+static_resources:
+  listeners:
+${listener('good', 'good')}
+${listener('silent', 'silent', '\n          idle_timeout: 0.3s')}
+${listener('resetter', 'resetter')}
+${listener('refused', 'refused')}
+  clusters:
+${staticClusterYaml('good', [echo.port])}
+${staticClusterYaml('silent', [bad.silent.port])}
+${staticClusterYaml('resetter', [bad.resetter.port])}
+${staticClusterYaml('refused', [bad.refusedPort])}
+`;
+  const courier = await startCourier(yaml, { processes: 1 });
+  try {
+    const goodPort = await courier.listenerPort('good');
+    const gauges = ['server.total_connections', ...clusterGauges(['good', 'silent', 'resetter', 'refused'])];
+    const goodCall = async (): Promise<void> => assert.equal(await ask(goodPort), 'hi');
+    // What the client of each faulty listener reads before Courier closes its connection.
+    const expected = { silent: '', resetter: 'hi', refused: '' } as const;
+    for (const fault of ['silent', 'resetter', 'refused'] as const) {
+      const port = await courier.listenerPort(fault);
+      await beside(courier, {
+        gauges,
+        pooled: [],
+        good: goodCall,
+        faulty: async () => {
+          const s = await connect(port);
+          const received = readAll(s);
+          // An ordinary client: it closes its side once Courier has closed (half-close is propagated).
+          s.on('end', () => s.end());
+          const gone = new Promise((r) => s.on('close', r));
+          s.write('hi');
+          assert.equal((await received).toString(), expected[fault]);
+          await gone;
+        },
+      });
+    }
+    assert.equal(await courier.stat('tcp.silent.idle_timeout'), 4);
+    assert.equal(await courier.stat('tcp.refused.upstream_flush_active'), 0);
+  } finally {
+    await courier.stop();
+    await Promise.all([echo.close(), bad.close()]);
   }
 });

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type net from 'node:net';
-import { eventually, type CourierHandle } from './courier-harness.js';
+import { eventually, sleep, type CourierHandle } from './courier-harness.js';
 import { listen, type Peer } from './peers.js';
 
 /** Children of `pid` (the worker processes of a `courier` main). */
@@ -93,9 +93,17 @@ export interface Baseline {
   fds: Record<number, number>;
 }
 
+/** Gauges and fds once they hold still (two reads 100 ms apart agree: warm-up connections closed). */
 export async function baseline(courier: CourierHandle, gauges: readonly string[], pids: readonly number[]): Promise<Baseline> {
-  const stats = await courier.stats();
-  return { gauges: pick(stats, gauges), fds: Object.fromEntries(pids.map((p) => [p, fdCount(p)])) };
+  const read = async (): Promise<Baseline> => ({ gauges: pick(await courier.stats(), gauges), fds: Object.fromEntries(pids.map((p) => [p, fdCount(p)])) });
+  let last = await read();
+  return (await eventually(async () => {
+    await sleep(100);
+    const now = await read();
+    const still = JSON.stringify(now) === JSON.stringify(last);
+    last = now;
+    return still ? now : undefined;
+  }, 'gauges and fds to hold still'))!;
 }
 
 /**
