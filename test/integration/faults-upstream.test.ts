@@ -22,8 +22,8 @@ import { DEMO_SERVICE, java, startProvider } from '../support/dubbo-peers.js';
 import { DubboRawClient, encodeResponse, FrameParser, ResponseStatus } from '../support/dubbo-raw-client.js';
 import { createThriftClient, startThriftServer, type ThriftClient } from '../support/thrift-peers.js';
 import { ask } from '../support/xds-resources.js';
-import { eventually, startCourier, tmpDir, type CourierHandle } from '../support/courier-harness.js';
-import { backToBaseline, baseline, garbageUpstream, resettingUpstream, silentUpstream, SteadyLoad, workerPids } from '../support/faults.js';
+import { eventually, startCourier, tmpDir } from '../support/courier-harness.js';
+import { beside, garbageUpstream, resettingUpstream, silentUpstream } from '../support/faults.js';
 import { closedPort, connect, echoServer, readAll, type Peer } from '../support/peers.js';
 
 /** The faulty upstreams every family uses, by cluster name. */
@@ -50,29 +50,6 @@ const FAULT_CLUSTERS = ['silent', 'garbage', 'resetter', 'refused'] as const;
 
 function clusterGauges(clusters: readonly string[]): string[] {
   return clusters.flatMap((c) => [`cluster.${c}.upstream_rq_active`, `cluster.${c}.upstream_cx_active`]);
-}
-
-/**
- * Runs `faulty` `times` at once while two loops call `good` without pause; then checks that no
- * good call failed and that gauges and fds are back where they were before.
- */
-async function beside(
-  courier: CourierHandle,
-  opts: { gauges: string[]; pooled: string[]; good: () => Promise<void>; faulty: () => Promise<void>; times?: number },
-): Promise<void> {
-  const pids = [courier.child!.pid!, ...(await workerPids(courier, 1))];
-  // Warm the good route at the concurrency it will see, so its pool is at its size.
-  await Promise.all([opts.good(), opts.good()]);
-  const base = await baseline(courier, opts.gauges, pids);
-  const load = new SteadyLoad(2, () => opts.good());
-  try {
-    await Promise.all(Array.from({ length: opts.times ?? 4 }, () => opts.faulty()));
-  } finally {
-    await load.stop();
-  }
-  assert.deepEqual(load.failures, [], 'every well-behaved call succeeded');
-  assert.ok(load.ok > 0, 'the good route was exercised');
-  await backToBaseline(courier, base, opts.pooled);
 }
 
 // ---------------------------------------------------------------------------------------------

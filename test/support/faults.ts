@@ -4,9 +4,9 @@
  * so on purpose: each is marked as such where used), steady well-behaved load that records
  * every failure, and "back to baseline" checks for gauges and file descriptors.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type net from 'node:net';
 import { eventually, sleep, type CourierHandle } from './courier-harness.js';
 import { listen, type Peer } from './peers.js';
 
@@ -135,11 +135,26 @@ export async function backToBaseline(courier: CourierHandle, base: Baseline, poo
   }
 }
 
-/** Resolves with the socket's close; `'reset'` when it ended in an error (ECONNRESET...). */
-export function socketOutcome(s: net.Socket): Promise<'closed' | 'reset'> {
-  return new Promise((resolve) => {
-    let errored = false;
-    s.on('error', () => (errored = true));
-    s.on('close', () => resolve(errored ? 'reset' : 'closed'));
-  });
+/**
+ * Runs `faulty` `times` at once while two loops call `good` without pause; then checks that no
+ * good call failed and that gauges and fds are back where they were before.
+ */
+export async function beside(
+  courier: CourierHandle,
+  opts: { gauges: string[]; pooled: string[]; good: () => Promise<void>; faulty: () => Promise<void>; times?: number },
+): Promise<void> {
+  const pids = [courier.child!.pid!, ...(await workerPids(courier, 1))];
+  // Warm the good route at the concurrency it will see, so its pool is at its size.
+  await Promise.all([opts.good(), opts.good()]);
+  const gauges = [...new Set([...opts.gauges, ...opts.pooled.map((c) => `cluster.${c}.upstream_cx_active`)])];
+  const base = await baseline(courier, gauges, pids);
+  const load = new SteadyLoad(2, () => opts.good());
+  try {
+    await Promise.all(Array.from({ length: opts.times ?? 4 }, () => opts.faulty()));
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], 'every well-behaved call succeeded');
+  assert.ok(load.ok > 0, 'the good route was exercised');
+  await backToBaseline(courier, base, opts.pooled);
 }
