@@ -29,12 +29,14 @@ export const ResponseFlag = {
   NoRouteFound: 'NR',
   /** RL: rate limited locally. */
   RateLimited: 'RL',
+  /** UPE: the upstream's response was not valid for its protocol. */
+  UpstreamProtocolError: 'UPE',
 } as const;
 export type ResponseFlagCode = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 
 /** Envoy's order for printing response flags, joined by commas. */
 export const RESPONSE_FLAG_ORDER: readonly ResponseFlagCode[] = [
-  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'RL', 'SI',
+  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'RL', 'SI', 'UPE',
 ];
 
 export interface StreamInfo {

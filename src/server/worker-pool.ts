@@ -73,6 +73,11 @@ export class WorkerPool extends EventEmitter {
   start(): void {
     if (!this.#opts.inProcess) {
       const exec = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'worker', 'worker-main.js');
+      // Workers accept on the shared listening socket themselves (SCHED_NONE). With Node's
+      // round robin, main accepts and hands each connection over; one handed to a worker that
+      // dies before taking it stays open in main forever, its client hanging (nodejs/node#3551,
+      // test/integration/faults-process.test.ts).
+      cluster.schedulingPolicy = cluster.SCHED_NONE;
       cluster.setupPrimary({ exec, args: [], silent: false });
     }
     for (let id = 0; id < (this.#opts.inProcess ? 1 : this.#opts.concurrency); id++) this.#spawn(id);

@@ -8,7 +8,8 @@
  * grpc_services: [{envoy_grpc: {cluster_name}}]}` where the cluster is a static cluster of the
  * bootstrap (STATIC or STRICT_DNS; its first endpoint is the server's address);
  * `path_config_source {path, watched_directory}`; the deprecated `path`;
- * `initial_fetch_timeout` (default 15 s, 0 disables); `resource_api_version` (V3 or AUTO).
+ * `initial_fetch_timeout` (default 15 s, 0 disables); `resource_api_version` (V3 or AUTO);
+ * `envoy_grpc.retry_policy.retry_back_off` (the stream's reconnect backoff).
  * Refused by name: DELTA_GRPC (not yet), REST, google_grpc, `self`, `authorities`.
  */
 import type { ProblemSink } from '../api/network-filter.js';
@@ -29,6 +30,8 @@ export interface XdsGrpcServer {
   readonly port: number;
   /** `host:port` (IPv6 in brackets), as grpc-js takes it. */
   readonly target: string;
+  /** Stream retry backoff from envoy_grpc.retry_policy.retry_back_off (else base 500 ms, max 30 s). */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number } | undefined;
 }
 
 export type XdsConfigSource =
@@ -156,7 +159,8 @@ export function parseApiConfigSource(acs: Obj, problems: ProblemSink, ctx: Confi
     sp.add('envoy_grpc', 'envoy_grpc is required');
     return undefined;
   }
-  rejectUnsupported(eg, ['cluster_name'], 'EnvoyGrpc', sp.at('envoy_grpc'));
+  rejectUnsupported(eg, ['cluster_name', 'retry_policy'], 'EnvoyGrpc', sp.at('envoy_grpc'));
+  const backoff = parseStreamBackoff(obj(eg['retry_policy']), sp.at('envoy_grpc').at('retry_policy'));
   const clusterName = str(eg, 'cluster_name');
   const cluster = ctx.clusters.find((c) => c.name === clusterName);
   if (!cluster || (cluster.type !== 'STATIC' && cluster.type !== 'STRICT_DNS')) {
@@ -171,7 +175,30 @@ export function parseApiConfigSource(acs: Obj, problems: ProblemSink, ctx: Confi
     sp.at('envoy_grpc').add('cluster_name', `cluster '${clusterName}' has no endpoint to reach the management server at`);
     return undefined;
   }
-  return { clusterName, host: endpoint.address, port: endpoint.port, target: formatAddress(endpoint.address, endpoint.port) };
+  return { clusterName, host: endpoint.address, port: endpoint.port, target: formatAddress(endpoint.address, endpoint.port), ...(backoff ? { backoff } : {}) };
+}
+
+/**
+ * envoy_grpc.retry_policy: Envoy reads only its retry_back_off for xDS streams (base_interval
+ * required, max_interval default 10 × base and not below it); the per-request retry fields
+ * mean nothing to a stream and are refused by name.
+ */
+function parseStreamBackoff(rp: Obj | undefined, problems: ProblemSink): XdsGrpcServer['backoff'] {
+  if (!rp) return undefined;
+  rejectUnsupported(rp, ['retry_back_off'], 'RetryPolicy (of an xDS gRPC stream)', problems);
+  const rb = obj(rp['retry_back_off']);
+  if (!rb) return undefined;
+  const baseMs = durationMs(rb, 'base_interval', undefined);
+  if (baseMs === undefined || baseMs <= 0) {
+    problems.at('retry_back_off').add('base_interval', 'base_interval is required and must be greater than zero');
+    return undefined;
+  }
+  const maxMs = durationMs(rb, 'max_interval', baseMs * 10);
+  if (maxMs < baseMs) {
+    problems.at('retry_back_off').add('max_interval', 'max_interval must be greater than or equal to the base_interval');
+    return undefined;
+  }
+  return { baseMs, maxMs };
 }
 
 /**

@@ -77,7 +77,7 @@ export class XdsSubscriptionFactory {
           method,
           node: this.#opts.node,
           stats,
-          backoff: this.#opts.backoff,
+          backoff: source.server.backoff ?? this.#opts.backoff,
           log: this.#opts.log,
         });
         sub = new GrpcSubscription({ mux, ownsMux: true, type, callbacks, stats, initialFetchTimeoutMs: source.initialFetchTimeoutMs });
@@ -121,7 +121,7 @@ export class XdsSubscriptionFactory {
       method: adsMethod(),
       node: this.#opts.node,
       stats: this.#opts.rootStats,
-      backoff: this.#opts.backoff,
+      backoff: ads.backoff ?? this.#opts.backoff,
       log: this.#opts.log,
     });
     return this.#adsMux;

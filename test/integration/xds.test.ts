@@ -361,6 +361,29 @@ test('ConfigSource parsing: api_config_source to a bootstrap cluster, ads, path;
   assert.match(bad.problems[0]!.message, /DELTA_GRPC is not supported by Courier yet/);
 });
 
+test('ConfigSource parsing: envoy_grpc.retry_policy.retry_back_off sets the stream backoff (max defaults to 10 × base); other retry fields refused', () => {
+  const clusters = [{ name: 'xds_cluster', type: 'STATIC' as const, endpoints: [{ address: '127.0.0.1', port: 18000, weight: 1 }] }];
+  const source = (retry_policy: unknown): Record<string, unknown> => ({
+    api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'xds_cluster', retry_policy } }] },
+  });
+  const ok = new ProblemCollector();
+  const backoffOf = (s: ReturnType<typeof parseConfigSource>): unknown => (s?.kind === 'grpc' ? s.server.backoff : 'not grpc');
+  assert.deepEqual(backoffOf(parseConfigSource(source({ retry_back_off: { base_interval: 100, max_interval: 400 } }), ok, { clusters })), { baseMs: 100, maxMs: 400 });
+  assert.deepEqual(backoffOf(parseConfigSource(source({ retry_back_off: { base_interval: 250 } }), ok, { clusters })), { baseMs: 250, maxMs: 2500 });
+  assert.deepEqual(ok.problems, []);
+
+  const bad = new ProblemCollector('ads_config');
+  parseConfigSource(source({ retry_back_off: { base_interval: 500, max_interval: 100 } }), bad, { clusters });
+  parseConfigSource(source({ num_retries: 3 }), bad, { clusters });
+  assert.deepEqual(
+    bad.problems.map((p) => p.path),
+    [
+      'ads_config.api_config_source.grpc_services[0].envoy_grpc.retry_policy.retry_back_off.max_interval',
+      'ads_config.api_config_source.grpc_services[0].envoy_grpc.retry_policy.num_retries',
+    ],
+  );
+});
+
 test('`courier xds-server --dir D --port 0` serves the directory and pushes a changed file', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'courier-xds-dir-'));
   atomicWrite(path.join(dir, 'routes.yaml'), `- ${JSON.stringify(routeConfig('local_route', 'backend_a'))}\n`);

@@ -33,6 +33,8 @@ export interface StartOptions {
   /** Run the real command with N worker processes; default: in-process. */
   processes?: number;
   drainTimeS?: number;
+  /** Command mode: start it under `ulimit -n` of this many file descriptors. */
+  fdLimit?: number;
 }
 
 export function tmpDir(): string {
@@ -96,11 +98,12 @@ export async function startCourier(yaml: string, opts: StartOptions = {}): Promi
   const configPath = path.join(dir, 'courier.yaml');
   const addressPath = path.join(dir, 'admin-address');
   writeFileSync(configPath, yaml);
-  const child = spawn(
-    process.execPath,
-    [COURIER_BIN, '-c', configPath, '--concurrency', String(opts.processes), '--drain-time-s', String(opts.drainTimeS ?? 1), '--admin-address-path', addressPath, '-l', 'warning'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = [COURIER_BIN, '-c', configPath, '--concurrency', String(opts.processes), '--drain-time-s', String(opts.drainTimeS ?? 1), '--admin-address-path', addressPath, '-l', 'warning'];
+  const child =
+    opts.fdLimit === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : // The shell sets the limit, then becomes node (exec), so the child's pid is Courier's main.
+        spawn('sh', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

@@ -1276,8 +1276,9 @@ class ActiveStream implements UpstreamStreamCallbacks {
         this.#upstreamReset(503, RESET_PREFIX + 'connection failure', details);
         return;
       case 'protocol_error':
-        this.info.responseFlags.add(ResponseFlag.UpstreamConnectionTermination);
-        this.#upstreamReset(503, RESET_PREFIX + 'protocol error', details);
+        // Envoy answers an invalid upstream response 502 UPE (503 UC before 1.18).
+        this.info.responseFlags.add(ResponseFlag.UpstreamProtocolError);
+        this.#upstreamReset(502, RESET_PREFIX + 'protocol error', details);
         return;
       default:
         this.info.responseFlags.add(ResponseFlag.UpstreamConnectionTermination);
