@@ -4,15 +4,18 @@
  * connections holding large partial frames are closed once the worker's partial-frame budget
  * would be exceeded. Meanwhile the real npm Dubbo consumer keeps getting answers from the real
  * provider, and every gauge returns to its baseline. Misbehaving clients are raw sockets
- * (test/support/dubbo-raw-client.ts): no real client misbehaves this way.
+ * (test/support/dubbo-raw-client.ts, or plain sockets for Thrift): no real client misbehaves
+ * this way. The well-behaved peers are the npm Dubbo consumer and provider and npm thrift's.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { ADMIN_YAML, metaProxyListenerYaml, staticClusterYaml } from '../support/configs.js';
 import { eventually, sleep, startCourier } from '../support/courier-harness.js';
 import { allTo, dubboYaml } from '../support/dubbo-configs.js';
 import { DEMO_SERVICE, createConsumer, startProvider, type DubboProvider } from '../support/dubbo-peers.js';
-import { DubboRawClient, FLAGS_TWOWAY_REQUEST, encodeFrame, encodeHeartbeat } from '../support/dubbo-raw-client.js';
+import { DubboRawClient, FLAGS_TWOWAY_REQUEST, encodeFrame } from '../support/dubbo-raw-client.js';
+import { createThriftClient, startThriftServer } from '../support/thrift-peers.js';
 
 let provider: DubboProvider;
 before(async () => {
@@ -156,3 +159,78 @@ test('dubbo_proxy: 20 connections each holding 8 MiB of a 16 MiB body hit the 64
     await courier.stop();
   }
 });
+
+test('meta_protocol_proxy, unframed Thrift: a trickling message is closed after frame_timeout and large partial messages hit the budget; the npm thrift client keeps its answers', async () => {
+  const peer = { transport: 'unframed', protocol: 'binary' } as const;
+  const server = await startThriftServer({ name: 'a', ...peer });
+  const protocol = '{ name: thrift, codec: { name: courier.meta_protocol.codec.thrift, config: { transport: unframed, protocol: binary } } }';
+  const courier = await startCourier(`${ADMIN_YAML}
+static_resources:
+  listeners:
+${metaProxyListenerYaml('thrift', 'thrift_in', protocol)}
+          first_frame_timeout: 0.5s
+          frame_timeout: 0.5s
+          max_partial_frame_bytes_per_worker: ${4 * MIB}
+          route_config:
+            name: all
+            routes:
+            - match: { metadata: [ { name: method, string_match: { safe_regex: { regex: ".*" } } } ] }
+              route: { cluster: a }
+  clusters:
+${staticClusterYaml('a', [server.port])}`);
+  const port = await courier.listenerPort('thrift');
+  const client = await createThriftClient(port, peer);
+  const raw: net.Socket[] = [];
+  const connect = (): Promise<net.Socket> =>
+    new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => {});
+      raw.push(s);
+    });
+  const closed = (s: net.Socket): Promise<void> => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+  try {
+    const trickler = await connect();
+    // A complete call first (answered; nobody reads it), so that frame_timeout applies.
+    trickler.write(Buffer.concat([echoCall(2), Buffer.from('hi'), Buffer.from([0])]));
+    // Then a call whose string argument declares 1 MiB, a byte every 50 ms: never complete.
+    const head = echoCall(1 * MIB);
+    trickler.write(head.subarray(0, 1));
+    let sent = 1;
+    const trickle = setInterval(() => {
+      if (!trickler.destroyed) trickler.write(sent < head.length ? head.subarray(sent, ++sent) : Buffer.from('x'));
+    }, 50);
+    // Three connections each sending 1.5 MiB of their string: the third passes 4 MiB.
+    const hogs = await Promise.all([connect(), connect(), connect()]);
+    for (const hog of hogs) hog.write(Buffer.concat([echoCall(2 * MIB), Buffer.alloc(1.5 * MIB, 0x61)]));
+    try {
+      for (let i = 0; i < 10; i++) assert.equal(await client.echo(`m${i}`), `m${i}`);
+      await closed(trickler);
+      await eventually(async () => (await courier.stat('meta_protocol.thrift_in.downstream_cx_partial_frame_overflow')) === 1, 'one hog closed for the budget');
+      assert.equal(await client.add(2, 40), 42);
+    } finally {
+      clearInterval(trickle);
+    }
+    const s = await courier.stats();
+    assert.equal(s.get('meta_protocol.thrift_in.downstream_cx_frame_timeout'), 1);
+    for (const r of raw) r.destroy();
+    await eventually(async () => (await courier.stat('meta_protocol.thrift_in.downstream_partial_frame_bytes')) === 0, 'partial-frame gauge back to 0');
+  } finally {
+    client.close();
+    for (const r of raw) r.destroy();
+    await courier.stop();
+    await server.stop();
+  }
+});
+
+/** An unframed binary CALL "echo" up to the length of its string argument (field 1), `length`. */
+function echoCall(length: number): Buffer {
+  const head = Buffer.alloc(4 + 4 + 4 + 4 + 3 + 4);
+  let at = head.writeUInt32BE(0x80010001, 0);
+  at = head.writeUInt32BE(4, at);
+  at += head.write('echo', at);
+  at = head.writeInt32BE(1, at);
+  at = head.writeUInt8(11, at); // STRING
+  at = head.writeInt16BE(1, at);
+  head.writeInt32BE(length, at);
+  return head;
+}
