@@ -254,7 +254,8 @@ test('MetaProtocol Thrift codec: an unframed message is found in time linear in 
 test('MetaProtocol Thrift codec: every transport and protocol decodes a stream in time linear in its length', () => {
   for (const [transport, protocolName] of COMBOS) {
     const protocol = metaProtocol('thrift', () => thriftCodecFactory.createCodec({}));
-    for (const shape of Object.keys(THRIFT_UNITS) as ThriftShape[]) {
+    // One shape: framed and THeader cut by length whatever the body; unframed nesting is above.
+    for (const shape of ['non-ascii strings and small fields'] as const) {
       const one = thriftCall(transport, protocolName, shape, THRIFT_UNITS[shape] / 64);
       assertLinear(
         `thrift ${transport} ${protocolName}, many messages, ${shape}`,
