@@ -89,8 +89,10 @@ export interface MetaCodec {
    * 0 if more bytes are needed to know it. A length-prefixed protocol should answer as soon as
    * its header is in: Courier then gathers the rest of the frame without asking again (a large
    * frame arriving in many reads costs one copy). A protocol that must parse the whole frame
-   * to find its end (unframed Thrift) returns 0 until the frame is complete. Must not consume
-   * or keep `buffer`. Throw (any Error) if the bytes cannot be a frame of this protocol.
+   * to find its end (unframed Thrift) returns 0 until the frame is complete; Courier asks again
+   * after each read with the same bytes plus the new ones, so such a codec should keep its
+   * place between calls (as the Thrift codec's unframed scanner does) instead of rescanning
+   * from the start, which costs time quadratic in the frame. Must not consume or keep `buffer`. Throw (any Error) if the bytes cannot be a frame of this protocol.
    */
   frameLength(buffer: Buffer): number;
   /**

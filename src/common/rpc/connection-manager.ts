@@ -7,6 +7,13 @@
  *
  * Bad bytes: request_decoding_error, stop reading, flush the replies still owed, then close.
  * Client half-close: close (flushing) once the two-way requests in flight are answered.
+ *
+ * Slow, silent and half-sent clients (frame-limits.ts): a connection with no complete frame
+ * within first_frame_timeout of connecting, or whose started frame is not complete within
+ * frame_timeout, is closed (downstream_cx_first_frame_timeout, downstream_cx_frame_timeout).
+ * After each read the decoder's partial-frame bytes are reported to the worker's ledger
+ * (partial-frame-budget.ts); a connection whose growth would take the worker past its limit is
+ * closed (downstream_cx_partial_frame_overflow) and the others carry on.
  */
 import { CloseType, ConnectionEvent } from '../../api/connection.js';
 import type { AccessLogger } from '../../api/access-logger.js';
@@ -15,6 +22,8 @@ import { RpcMessageType, type RpcFrame, type RpcFrameDecoder, type RpcProtocol }
 import type { StreamInfo } from '../../api/stream-info.js';
 import type { ConnectionImpl } from '../network/connection-impl.js';
 import { ActiveMessage, type ActiveMessageOwner } from './active-message.js';
+import { DEFAULT_RPC_FRAME_LIMITS, type RpcFrameLimits } from './frame-limits.js';
+import { workerPartialFrames } from './partial-frame-budget.js';
 import type { RpcDecoderFilter } from './rpc-filter.js';
 import type { RpcProxyStats } from './rpc-stats.js';
 
@@ -30,6 +39,8 @@ export interface RpcConnectionManagerConfig<Req extends RpcFrame> {
    */
   readonly idleTimeoutMs?: number;
   readonly idleTimeouts?: { inc(): void };
+  /** Timeouts for a first frame and a started frame, and the worker's partial-frame budget. */
+  readonly frameLimits?: RpcFrameLimits;
   /**
    * Per-connection handling of stream frames (RpcMessageType.StreamFrame), made once per
    * connection; filters reach it as `callbacks.streams`. Without it, stream frames are
@@ -63,6 +74,17 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
   /** Two-way requests answered so far or owed: close once none is owed. */
   #owed = 0;
   #idleTimer: NodeJS.Timeout | undefined;
+  readonly #limits: RpcFrameLimits;
+  /** first_frame_timeout until a frame completes, then frame_timeout while a frame is partial. */
+  #frameTimer: NodeJS.Timeout | undefined;
+  /** Frames decoded so far (0: the first-frame timer is the one running). */
+  #frames = 0;
+  /** A frame was partly in after the last read. */
+  #partial = false;
+  /** When the partial frame started (Date.now()). */
+  #partialSince = 0;
+  /** Bytes of a partial frame counted in the worker's ledger for this connection. */
+  #partialBytes = 0;
   /** Made on the first stream frame or stream open (most connections never carry one). */
   #streams: RpcStreamHandler<Req> | undefined;
 
@@ -71,6 +93,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
     this.protocol = config.protocol;
     this.stats = config.stats;
     this.#decoder = config.protocol.newRequestDecoder();
+    this.#limits = config.frameLimits ?? DEFAULT_RPC_FRAME_LIMITS;
   }
 
   initializeReadFilterCallbacks(cb: ReadFilterCallbacks): void {
@@ -91,8 +114,62 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
 
   onNewConnection(): FilterStatus {
     this.#armIdleTimer();
+    const ms = this.#limits.firstFrameTimeoutMs;
+    if (ms > 0) this.#frameTimer = setTimeout(this.#onFrameTimeout, ms);
     return FilterStatus.Continue;
   }
+
+  /** After a read: account the partial frame and keep the frame timer in step. False if closed. */
+  #afterRead(framesBefore: number): boolean {
+    const buffered = this.#decoder.bufferedBytes;
+    if (buffered !== this.#partialBytes) {
+      if (!workerPartialFrames.update(this.#partialBytes, buffered, this.#limits.maxPartialFrameBytes)) {
+        this.stats.downstream_cx_partial_frame_overflow.inc();
+        const held = workerPartialFrames.held;
+        this.#connection.streamInfo.connectionTerminationDetails = `partial frame of ${buffered} bytes over the worker's budget (${held} held)`;
+        this.#close(CloseType.NoFlush);
+        return false;
+      }
+      this.stats.downstream_partial_frame_bytes.inc(buffered - this.#partialBytes);
+      this.#partialBytes = buffered;
+    }
+    const completed = this.#frames !== framesBefore;
+    if (completed && framesBefore === 0 && this.#frameTimer) {
+      clearTimeout(this.#frameTimer);
+      this.#frameTimer = undefined;
+    }
+    const ms = this.#limits.frameTimeoutMs;
+    // A new partial frame (none before, or one started after a frame completed) restarts the
+    // clock. Pipelining clients end most reads inside a frame, so this only notes the time;
+    // the timer is armed once and, when it fires early, re-armed for the time left.
+    if (buffered > 0 && this.#frames > 0 && ms > 0 && (!this.#partial || completed)) {
+      this.#partialSince = Date.now();
+      this.#frameTimer ??= setTimeout(this.#onFrameTimeout, ms);
+    }
+    this.#partial = buffered > 0;
+    return true;
+  }
+
+  #onFrameTimeout = (): void => {
+    this.#frameTimer = undefined;
+    if (this.#state !== 'open') return;
+    if (this.#frames === 0) {
+      this.stats.downstream_cx_first_frame_timeout.inc();
+      this.#connection.streamInfo.connectionTerminationDetails = `no complete frame within ${this.#limits.firstFrameTimeoutMs} ms`;
+    } else {
+      // No partial frame now: the next one arms the timer again.
+      if (!this.#partial) return;
+      const ms = this.#limits.frameTimeoutMs;
+      const left = this.#partialSince + ms - Date.now();
+      if (left > 0) {
+        this.#frameTimer = setTimeout(this.#onFrameTimeout, left);
+        return;
+      }
+      this.stats.downstream_cx_frame_timeout.inc();
+      this.#connection.streamInfo.connectionTerminationDetails = `frame not complete within ${ms} ms`;
+    }
+    this.#close(CloseType.FlushWrite);
+  };
 
   /** Idle = no request in flight; the timer runs only then. */
   #armIdleTimer(): void {
@@ -118,7 +195,9 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
   onData(data: Buffer, endStream: boolean): FilterStatus {
     if (this.#state !== 'open') return FilterStatus.StopIteration;
     if (data.length > 0) {
+      const framesBefore = this.#frames;
       const result = this.#decoder.feed(data, this.#onFrame);
+      if (!this.#afterRead(framesBefore)) return FilterStatus.StopIteration;
       if (!result.ok) {
         this.stats.request_decoding_error.inc();
         this.#connection.streamInfo.connectionTerminationDetails = `request decoding error: ${result.error}`;
@@ -131,6 +210,7 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
   }
 
   #onFrame = (frame: Req): void => {
+    this.#frames++;
     if (this.#state !== 'open') return;
     const stats = this.stats;
     switch (frame.type) {
@@ -208,6 +288,13 @@ export class RpcConnectionManager<Req extends RpcFrame> implements ReadFilter, A
     const wasClosing = this.#state;
     this.#state = 'closed';
     this.#disarmIdleTimer();
+    if (this.#frameTimer) clearTimeout(this.#frameTimer);
+    this.#frameTimer = undefined;
+    if (this.#partialBytes > 0) {
+      workerPartialFrames.update(this.#partialBytes, 0, 0);
+      this.stats.downstream_partial_frame_bytes.dec(this.#partialBytes);
+      this.#partialBytes = 0;
+    }
     const pending = [...this.#active].filter((m) => !m.done);
     if (pending.length > 0) {
       if (event === ConnectionEvent.RemoteClose && wasClosing !== 'closed') this.stats.cx_destroy_remote_with_active_rq.inc();

@@ -268,7 +268,8 @@ export class DubboDecoder {
     if (this.#head === this.#chunks.length) {
       this.#chunks.length = 0;
       this.#head = 0;
-    } else if (this.#head >= 64) {
+    } else if (this.#head >= 64 && this.#head * 2 >= this.#chunks.length) {
+      // Compact only when the dropped slots are at least half the list: linear in all.
       this.#chunks.splice(0, this.#head);
       this.#head = 0;
     }

@@ -391,11 +391,20 @@ export class Hessian2Reader {
 }
 
 /**
+ * Set by scanUtf8: whether the range it scanned holds a surrogate encoded on its own (CESU-8's
+ * ED A0-BF xx), which Node's UTF-8 decoder would replace. Read right after the call.
+ */
+let scannedSurrogate = false;
+
+/**
  * Returns the offset just past `units` UTF-16 code units of UTF-8/CESU-8 starting at `p`, or
- * TRUNCATED / BAD_UTF8. Only lead bytes are inspected (as Java's Hessian2Input does); a 4-byte
- * sequence counts as two units.
+ * TRUNCATED / BAD_UTF8, and sets `scannedSurrogate`. Only lead bytes are inspected (as Java's
+ * Hessian2Input does), plus the byte after an ED lead; a 4-byte sequence counts as two units.
+ * The cost is the string's own bytes, never more (the surrogate check used to search from the
+ * string to the end of the frame, quadratic over a body of many non-ASCII strings).
  */
 function scanUtf8(buf: Buffer, p: number, end: number, units: number): number {
+  scannedSurrogate = false;
   let remaining = units;
   while (remaining > 0) {
     if (p >= end) return TRUNCATED;
@@ -409,6 +418,7 @@ function scanUtf8(buf: Buffer, p: number, end: number, units: number): number {
       p += 2;
       remaining -= 1;
     } else if (b < 0xf0) {
+      if (b === 0xed && p + 1 < end && buf[p + 1]! >= 0xa0) scannedSurrogate = true;
       p += 3;
       remaining -= 1;
     } else if (b < 0xf8) {
@@ -449,24 +459,14 @@ function internAscii(buf: Buffer, start: number, stop: number): string {
   return fresh;
 }
 
-/** Decodes [start, stop) which scanUtf8 found to hold `units` code units. */
+/** Decodes [start, stop), which the scanUtf8 call just before found to hold `units` code units. */
 function decodeUtf8(buf: Buffer, start: number, stop: number, units: number): string {
   if (stop - start === units) {
     // All ASCII.
     return units <= INTERN_MAX_BYTES ? internAscii(buf, start, stop) : buf.toString('latin1', start, stop);
   }
-  if (!hasCesuSurrogate(buf, start, stop)) return buf.toString('utf8', start, stop);
+  if (!scannedSurrogate) return buf.toString('utf8', start, stop);
   return decodeCesu8(buf, start, stop, units);
-}
-
-/** True when [start, stop) holds a surrogate encoded on its own (ED A0-BF xx), which Node's decoder would replace. */
-function hasCesuSurrogate(buf: Buffer, start: number, stop: number): boolean {
-  let i = buf.indexOf(0xed, start);
-  while (i >= 0 && i + 1 < stop) {
-    if (buf[i + 1]! >= 0xa0) return true;
-    i = buf.indexOf(0xed, i + 1);
-  }
-  return false;
 }
 
 let scratch = new Uint16Array(256);

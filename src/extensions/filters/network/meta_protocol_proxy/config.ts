@@ -11,6 +11,7 @@
  */
 import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink } from '../../../../api/network-filter.js';
 import { RpcConnectionManager, type RpcDownstream } from '../../../../common/rpc/connection-manager.js';
+import { FRAME_LIMIT_FIELDS, parseFrameLimits, type RpcFrameLimits } from '../../../../common/rpc/frame-limits.js';
 import type { RpcDecoderFilter } from '../../../../common/rpc/rpc-filter.js';
 import { RpcRouterFilter, type RpcRoute } from '../../../../common/rpc/rpc-router.js';
 import { createRpcProxyStats } from '../../../../common/rpc/rpc-stats.js';
@@ -43,9 +44,10 @@ export interface MetaProtocolProxyConfig {
   rateLimits: LocalRateLimitConfig[];
   accessLogs: unknown[];
   idleTimeoutMs: number;
+  frameLimits: RpcFrameLimits;
 }
 
-const SUPPORTED = ['stat_prefix', 'protocol', 'route_config', 'rds', 'meta_protocol_filters', 'access_log', 'idle_timeout'];
+const SUPPORTED = ['stat_prefix', 'protocol', 'route_config', 'rds', 'meta_protocol_filters', 'access_log', 'idle_timeout', ...FRAME_LIMIT_FIELDS];
 
 function parseCodec(protocol: Obj, multiplexing: boolean, problems: ProblemSink): CodecRef | undefined {
   const codec = obj(protocol['codec']) ?? {};
@@ -125,6 +127,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Met
     rateLimits,
     accessLogs,
     idleTimeoutMs: durationMs(p, 'idle_timeout', 0),
+    frameLimits: parseFrameLimits(p),
   };
 }
 
@@ -172,6 +175,7 @@ export const metaProtocolProxyConfigFactory: NetworkFilterConfigFactory<MetaProt
       accessLoggers: config.accessLogs.map((a) => ctx.createAccessLogger(a)),
       idleTimeoutMs: config.idleTimeoutMs,
       idleTimeouts: scope.counter('idle_timeout'),
+      frameLimits: config.frameLimits,
       createStreams: (downstream: RpcDownstream) => new MetaStreams(protocol, downstream),
     };
     return (manager) => manager.addReadFilter(new RpcConnectionManager<MetaFrame>(managerConfig));

@@ -7,7 +7,8 @@
  * decoder gathers exactly that many bytes (one copy for a frame split across reads, none for a
  * frame inside one read) before asking the codec to decode it. A codec that cannot know the
  * length before the end (unframed Thrift) is asked again as bytes arrive, up to
- * MAX_UNKNOWN_LENGTH_BYTES.
+ * MAX_UNKNOWN_LENGTH_BYTES, with the bytes so far in one buffer that grows by doubling (a codec
+ * that resumes its scan, as Thrift's does, then costs time linear in the frame).
  *
  * Heartbeats from upstream are dropped, as MetaProtocol does; those from downstream are
  * answered with the codec's heartbeatResponse. A stream's first frame (stream_init) is a
@@ -95,8 +96,15 @@ function rpcType(message: MetaMessage, side: MetaCodecSide): RpcMessageType {
 class MetaFrameDecoder implements RpcFrameDecoder<MetaFrame> {
   readonly #codec: MetaCodec;
   readonly #side: MetaCodecSide;
-  /** Bytes of a frame whose length the codec did not know yet. */
-  #pending: Buffer | undefined;
+  /**
+   * A frame whose length the codec did not know yet: its first `#pendingLength` bytes start
+   * `#pending`. Any room after them is a buffer of ours, so appending a read copies just that
+   * read, and the buffer doubles when full: n bytes in small reads cost O(n) copying in all
+   * (concatenating everything on each read was quadratic). A view of a read that has no room
+   * after it (`#pending.length === #pendingLength`) is never written into.
+   */
+  #pending: Buffer = EMPTY;
+  #pendingLength = 0;
   /** Parts of a frame of known length `#need`, `#partsLength` bytes so far. */
   #parts: Buffer[] = [];
   #partsLength = 0;
@@ -109,12 +117,14 @@ class MetaFrameDecoder implements RpcFrameDecoder<MetaFrame> {
   }
 
   get bufferedBytes(): number {
-    return (this.#pending?.length ?? 0) + this.#partsLength;
+    return this.#pendingLength + this.#partsLength;
   }
 
   feed(data: Buffer, onFrame: (frame: MetaFrame) => void): DecodeResult {
     if (this.#failed) return { ok: false, error: this.#failed };
     let buf: Buffer;
+    /** `buf` is the start of a buffer of ours (its room may be reused for a partial frame). */
+    let owned: Buffer | undefined;
     if (this.#need > 0) {
       this.#parts.push(data);
       this.#partsLength += data.length;
@@ -123,22 +133,50 @@ class MetaFrameDecoder implements RpcFrameDecoder<MetaFrame> {
       this.#parts = [];
       this.#partsLength = 0;
       this.#need = 0;
-    } else if (this.#pending) {
-      buf = Buffer.concat([this.#pending, data]);
-      this.#pending = undefined;
+    } else if (this.#pendingLength > 0) {
+      owned = this.#append(data);
+      buf = owned.subarray(0, this.#pendingLength);
+      this.#pending = EMPTY;
+      this.#pendingLength = 0;
     } else buf = data;
     try {
-      this.#cut(buf, onFrame);
+      const rest = this.#cut(buf, onFrame);
+      if (rest < buf.length) {
+        this.#pending = (owned ?? buf).subarray(rest);
+        this.#pendingLength = buf.length - rest;
+      }
       return OK;
     } catch (e) {
       this.#failed = e instanceof Error ? e.message : String(e);
-      this.#pending = undefined;
+      this.#pending = EMPTY;
+      this.#pendingLength = 0;
       this.#parts = [];
+      this.#partsLength = 0;
       return { ok: false, error: this.#failed };
     }
   }
 
-  #cut(buf: Buffer, onFrame: (frame: MetaFrame) => void): void {
+  /** Appends `data` to the pending bytes, growing their buffer by doubling; returns the buffer. */
+  #append(data: Buffer): Buffer {
+    const length = this.#pendingLength;
+    const need = length + data.length;
+    let target = this.#pending;
+    if (need > target.length) {
+      const doubled = Math.min(Math.max(2 * target.length, 4096), MAX_UNKNOWN_LENGTH_BYTES + 65536);
+      target = Buffer.allocUnsafe(Math.max(need, doubled));
+      this.#pending.copy(target, 0, 0, length);
+    }
+    data.copy(target, length);
+    this.#pendingLength = need;
+    return target;
+  }
+
+  /**
+   * Decodes the complete frames at the start of `buf`. Returns the offset of a trailing frame
+   * whose length the codec does not know yet (`buf.length` if there is none); a trailing frame
+   * of known length is kept in `#parts`.
+   */
+  #cut(buf: Buffer, onFrame: (frame: MetaFrame) => void): number {
     const codec = this.#codec;
     let offset = 0;
     while (offset < buf.length) {
@@ -147,19 +185,19 @@ class MetaFrameDecoder implements RpcFrameDecoder<MetaFrame> {
       if (!Number.isInteger(length) || length < 0) throw new Error(`codec frameLength returned ${length}`);
       if (length === 0) {
         if (view.length > MAX_UNKNOWN_LENGTH_BYTES) throw new Error(`no frame end within ${MAX_UNKNOWN_LENGTH_BYTES} bytes`);
-        this.#pending = view;
-        return;
+        return offset;
       }
       if (length > view.length) {
         this.#need = length;
         this.#parts = [view];
         this.#partsLength = view.length;
-        return;
+        return buf.length;
       }
       const bytes = length === view.length ? view : view.subarray(0, length);
       offset += length;
       onFrame(new MetaFrame(codec.decode(bytes, this.#side), bytes, codec, this.#side));
     }
+    return buf.length;
   }
 }
 
