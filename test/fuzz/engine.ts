@@ -48,6 +48,11 @@ export interface GrowthProbe {
   /** Sizes to compare (small, large) and the read size; defaults 32 KiB, 256 KiB, 4 KiB. */
   readonly sizes?: readonly [number, number];
   readonly readBytes?: number;
+  /**
+   * Runs the probe's input instead of the target's run(): a probe aimed at one decoder path
+   * keeps the rest of the target's checks (linear, and large) from hiding the growth.
+   */
+  readonly run?: (chunks: readonly Buffer[]) => string;
 }
 
 export interface EngineOptions {
@@ -86,7 +91,10 @@ const SUPERLINEAR_FACTOR = 4;
 const SUPERLINEAR_FLOOR_NS = 20e6;
 const MEMORY_GROWTH_BYTES = 64 * 1024 * 1024;
 const COVERAGE_BATCH = 64;
+/** Probes run at most every this long, and take at most a tenth of the run (see #probe). */
 const PROBE_EVERY_MS = 1500;
+/** A probe run longer than this is not repeated (its timing is well above the noise). */
+const PROBE_REPEAT_BELOW_NS = 200e6;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -155,13 +163,17 @@ export class FuzzEngine {
         // Hand-written shapes first, in turn with random chunks of the corpus.
         const probe = probeIndex < probes.length ? probes[probeIndex++]! : this.#randomProbe();
         if (probeIndex >= probes.length && this.#rng.chance(0.3)) probeIndex = 0;
+        const t0 = performance.now();
         this.#probe(probe);
-        nextProbe = performance.now() + PROBE_EVERY_MS;
+        nextProbe = performance.now() + Math.max(PROBE_EVERY_MS, 9 * (performance.now() - t0));
       }
     }
     if (cov && batch.length > 0) this.#keepNewCoverage(batch);
     // Every hand-written probe runs at least once, even in a short run.
     while (probeIndex < probes.length) this.#probe(probes[probeIndex++]!);
+    // The seeds again, now that the median cost per byte is known: a slow regression seed shows.
+    this.#updateMedian();
+    for (const seed of this.#opts.seeds) this.#case(seed.bytes, []);
     const heapEnd = heapAfterGc();
     if (heapEnd - heapStart > MEMORY_GROWTH_BYTES) {
       const mb = (n: number): string => (n / 1048576).toFixed(1);
@@ -240,14 +252,15 @@ export class FuzzEngine {
   }
 
   #lastOutcome = '';
+  readonly #runTarget = (chunks: readonly Buffer[]): string => this.#target.run(chunks);
 
   /** Runs the target on a fresh copy of `input`; the time in ns, or undefined if it threw. */
-  #timed(input: Buffer, splits: number[]): number | undefined {
+  #timed(input: Buffer, splits: number[], run: (chunks: readonly Buffer[]) => string = this.#runTarget): number | undefined {
     this.#opts.beforeCase?.(input, splits);
     const chunks = cut(Buffer.from(input), splits);
     const t0 = process.hrtime.bigint();
     try {
-      const outcome = this.#target.run(chunks);
+      const outcome = run(chunks);
       const ns = Number(process.hrtime.bigint() - t0);
       this.#outcomes[outcome] = (this.#outcomes[outcome] ?? 0) + 1;
       this.#lastOutcome = outcome;
@@ -306,21 +319,23 @@ export class FuzzEngine {
   /** Times `probe` at two sizes; a cost ratio far above the size ratio is a finding. */
   #probe(probe: GrowthProbe): { ratio: number; smallNs: number; largeNs: number } {
     this.#probesRun++;
-    const [smallSize, largeSize] = probe.sizes ?? [32 * 1024, 256 * 1024];
+    const [smallSize, largeSize] = probe.sizes ?? this.#target.probeSizes ?? [16 * 1024, 128 * 1024];
     const readBytes = probe.readBytes ?? 4096;
     const measure = (input: Buffer): number => {
       const splits: number[] = [];
       for (let at = readBytes; at < input.length; at += readBytes) splits.push(at);
       let best = Infinity;
-      for (let i = 0; i < 3; i++) {
-        const ns = this.#timed(input, splits);
+      for (let i = 0; i < 3 && best > 0; i++) {
+        const ns = this.#timed(input, splits, probe.run);
         if (ns === undefined) return NaN;
         best = Math.min(best, ns);
+        if (ns > PROBE_REPEAT_BELOW_NS) break;
       }
       return best;
     };
     const small = probe.build(smallSize);
     const large = probe.build(largeSize);
+    measure(small); // warm-up: compiled code and a grown heap for both sizes alike
     const smallNs = measure(small);
     const largeNs = measure(large);
     const sizeRatio = large.length / Math.max(1, small.length);

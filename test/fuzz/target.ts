@@ -16,6 +16,8 @@ export interface FuzzTarget {
   readonly description: string;
   /** Mutants are cut to this size. */
   readonly maxInputBytes: number;
+  /** Sizes (small, large) of the engine's random growth probes; default 16 KiB and 128 KiB. */
+  readonly probeSizes?: readonly [number, number];
   /** Tokens the mutator may insert whole. */
   readonly dictionary?: readonly Buffer[];
   /** Prepares what run() needs (loading a codec module, proto registry). Called once. */

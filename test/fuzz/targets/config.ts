@@ -112,6 +112,8 @@ export const configTarget: FuzzTarget = {
   name: 'config',
   description: 'bootstrap checker: loadBootstrapText (YAML/JSON → src/config/proto-json.ts checks → ServerConfig)',
   maxInputBytes: 64 * 1024,
+  // The checker costs microseconds per byte: keep random growth probes small.
+  probeSizes: [2 * 1024, 16 * 1024],
   dictionary: DICTIONARY,
   mutate: mutateDocument,
   run(chunks) {

@@ -118,7 +118,18 @@ function nonAsciiAttachments(n: number): Buffer {
   return Buffer.concat([header, body]);
 }
 
-export const PROBES: readonly GrowthProbe[] = [{ name: 'non-ascii-attachments', build: nonAsciiAttachments }];
+/** The decoder and the attachments only: the path dubbo_proxy takes for every routed request. */
+function decodeAttachments(chunks: readonly Buffer[]): string {
+  const decoder = new DubboDecoder();
+  for (const chunk of chunks) decoder.push(chunk);
+  const frame = decoder.next();
+  if (frame === null || !frame.ok) return frame === null ? 'need-more' : `error:${frame.code}`;
+  return frame.request?.attachments() ? 'frames' : 'error:bad-body';
+}
+
+export const PROBES: readonly GrowthProbe[] = [
+  { name: 'non-ascii-attachments', build: nonAsciiAttachments, sizes: [64 * 1024, 512 * 1024], run: decodeAttachments },
+];
 
 export const dubboTarget: FuzzTarget = {
   name: 'dubbo',
