@@ -91,7 +91,9 @@ function print(r: TargetResult): void {
     );
     console.log(`  outcomes: ${top}`);
   } else if (r.reply?.type === 'repro') {
-    console.log(`${r.target}: replayed: ${r.reply.outcome !== undefined ? `outcome ${r.reply.outcome} (no finding)` : 'finding reproduced'}`);
+    // A replay has no median to compare with: its time is printed for slow findings.
+    const ms = (r.reply.ns / 1e6).toFixed(2);
+    console.log(`${r.target}: replayed in ${ms} ms: ${r.reply.outcome !== undefined ? `outcome ${r.reply.outcome} (no finding)` : 'finding reproduced'}`);
   } else if (r.reply?.type === 'probe') {
     console.log(`${r.target}: probe: small ${(r.reply.smallNs / 1e6).toFixed(2)} ms, large ${(r.reply.largeNs / 1e6).toFixed(2)} ms, cost ratio / size ratio ${r.reply.ratio.toFixed(2)}`);
   }

@@ -24,7 +24,7 @@ export interface WorkerRequest {
 
 export type WorkerReply =
   | { readonly type: 'report'; readonly report: EngineReport }
-  | { readonly type: 'repro'; readonly outcome?: string; readonly finding?: EngineReport['findings'][number] }
+  | { readonly type: 'repro'; readonly outcome?: string; readonly ns: number; readonly finding?: EngineReport['findings'][number] }
   | { readonly type: 'probe'; readonly ratio: number; readonly smallNs: number; readonly largeNs: number; readonly finding?: EngineReport['findings'][number] };
 
 const req = workerData as WorkerRequest;
@@ -40,6 +40,7 @@ const engine = new FuzzEngine(target, {
   seeds: req.repro || req.probe ? [] : loadCorpus(req.target),
   probes: probesFor(req.target),
   beforeCase: (input, splits) => shared.write(input, splits),
+  onPhase: (phase) => shared.setPhase(phase),
 });
 let reply: WorkerReply;
 if (req.repro) {

@@ -237,6 +237,28 @@ function xdsSeeds(): void {
     ['listener-tcp', 'LDS', tcpListener('l1', 'c1', 10000)],
   ];
   for (const [name, kind, json] of seeds) save('xds', `${name}.bin`, encodeXdsSeed(kind, json));
+  // protobufjs refuses to encode deep nesting, so this one is written field by field: a route
+  // whose typed_per_filter_config holds a Struct nested 40 deep (mutations grow it).
+  save('xds', 'route-deep-struct.bin', Buffer.concat([Buffer.from([1]), deepStructRoute(40)]));
+}
+
+function deepStructRoute(depth: number): Buffer {
+  const varint = (n: number): Buffer => {
+    const b: number[] = [];
+    for (; n > 127; n >>>= 7) b.push((n & 127) | 128);
+    b.push(n);
+    return Buffer.from(b);
+  };
+  const ld = (field: number, bytes: Buffer | string): Buffer => {
+    const x = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    return Buffer.concat([varint((field << 3) | 2), varint(x.length), x]);
+  };
+  let value = ld(3, 'x'); // Value.string_value
+  for (let i = 0; i < depth; i++) value = ld(5, ld(1, Buffer.concat([ld(1, 'a'), ld(2, value)]))); // Value.struct_value
+  const struct = ld(1, Buffer.concat([ld(1, 'a'), ld(2, value)]));
+  const any = Buffer.concat([ld(1, 'type.googleapis.com/google.protobuf.Struct'), ld(2, struct)]);
+  const vhost = Buffer.concat([ld(1, 'v'), ld(2, '*'), ld(15, Buffer.concat([ld(1, 'f'), ld(2, any)]))]);
+  return Buffer.concat([ld(1, 'r'), ld(2, vhost)]);
 }
 
 configSeeds();

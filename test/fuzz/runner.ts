@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { findingId, type EngineReport, type Finding } from './engine.js';
+import { findingId, PHASES, type EngineReport, type Finding } from './engine.js';
 import type { WorkerReply, WorkerRequest } from './fuzz-worker.js';
 import { KNOWN_FAILURES, knownFailureFor, type KnownFailure } from './known-failures.js';
 import { newSharedCaseBuffer, SharedCase } from './shared-case.js';
@@ -79,7 +79,9 @@ export async function runTarget(opts: RunOptions): Promise<TargetResult> {
       if (now - lastChange < opts.hangMs) return;
       clearInterval(watchdog);
       const { input, splits } = shared.read();
-      extra.push({ kind: 'hang', signature: 'hang', message: `no progress for ${opts.hangMs} ms on one case`, input, splits });
+      const phase = PHASES[shared.phase] ?? 'case';
+      const where = phase === 'case' || phase === 'coverage replay' ? 'on the saved case' : `in the ${phase} after the saved case`;
+      extra.push({ kind: 'hang', signature: `hang:${phase}`, message: `no progress for ${opts.hangMs} ms ${where}`, input, splits });
       void worker.terminate().then(() => resolve(undefined));
     }, 100);
     worker.once('message', (m: WorkerReply) => {

@@ -2,7 +2,7 @@
  * The case in flight, in memory shared between a fuzzing thread and its parent: a progress
  * counter (the parent's hang watchdog reads it), the input and its read splits.
  */
-const HEADER_INTS = 4; // counter, input length, split count, (spare)
+const HEADER_INTS = 4; // counter, input length, split count, phase
 const MAX_SPLITS = 4096;
 
 export const SHARED_CASE_BYTES = 2 * 1024 * 1024;
@@ -18,6 +18,15 @@ export class SharedCase {
   constructor(buffer: SharedArrayBuffer) {
     this.#ints = new Int32Array(buffer, 0, HEADER_INTS + MAX_SPLITS);
     this.#bytes = new Uint8Array(buffer, (HEADER_INTS + MAX_SPLITS) * 4);
+  }
+
+  /** What the thread does besides running cases (for a hang's report); the case stays as written. */
+  setPhase(phase: number): void {
+    Atomics.store(this.#ints, 3, phase);
+  }
+
+  get phase(): number {
+    return Atomics.load(this.#ints, 3);
   }
 
   write(input: Buffer, splits: readonly number[]): void {

@@ -49,6 +49,14 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
       d.side === 'request' && courierRefused(d, 'invalid_url', 'invalid_version', 'invalid_method') && head(d.theirs) && lines(d.input).some((l) => /^\S+ {2,}|^\S+ \S+ {2,}/.test(l)),
   },
   {
+    id: 'request-target-form',
+    reason:
+      'A request-target in none of the forms its method allows (origin-form "/…", absolute-form, authority-form ' +
+      'for CONNECT, "*" for OPTIONS), e.g. "*/x": Courier refuses it (invalid_url, 400), as Envoy does; llhttp ' +
+      'accepts any run of URL characters',
+    applies: (d) => d.side === 'request' && courierRefused(d, 'invalid_url') && head(d.theirs) && !/ \/| [a-z][a-z0-9+.-]*:\/\/| \* /i.test(d.theirs.slice(d.theirs.indexOf(' '))),
+  },
+  {
     id: 'unknown-method',
     reason:
       'Any token is a method for Courier (RFC 9110 §9.1; Envoy\'s BalsaParser accepts extension methods); llhttp ' +

@@ -48,7 +48,7 @@ export function http1Target(side: Side): FuzzTarget {
       const reason = explainDifference(side, ours, theirs, input);
       if (reason) return `differs:${reason}`;
       throw new FuzzCheckFailure(
-        `llhttp-differs:${shape(ours)}|${shape(theirs)}`,
+        `llhttp-differs:${shape(ours, theirs)}|${shape(theirs, ours)}`,
         `event ${at}: Courier ${JSON.stringify(ours)}, llhttp ${JSON.stringify(theirs)} (Courier: ${show(plain)}; llhttp: ${show(node)})`,
       );
     },
@@ -76,10 +76,18 @@ function show(t: Transcript): string {
   return `[${e.join(', ')}]`;
 }
 
-/** An event reduced to its kind (and error code), for finding signatures. */
-function shape(event: string): string {
+/**
+ * An event reduced to its kind (and error code, or which part of two heads differs), for
+ * finding signatures: stable across inputs that hit the same difference.
+ */
+function shape(event: string, other: string): string {
   if (event.startsWith('E ')) return event;
-  if (event.startsWith('H ')) return 'head';
   if (event.startsWith('B ')) return 'body';
-  return event;
+  if (!event.startsWith('H ')) return event;
+  if (!other.startsWith('H ')) return 'head';
+  const up = (e: string): boolean => e.endsWith(' up=1');
+  if (up(event) !== up(other)) return up(event) ? 'head(upgrade)' : 'head(no-upgrade)';
+  const ka = (e: string): string => e.slice(e.lastIndexOf(' ') + 1);
+  if (ka(event) !== ka(other)) return `head(${ka(event)})`;
+  return 'head(start-line)';
 }

@@ -84,7 +84,10 @@ export function driveMetaCodec(
   if (error === undefined && framed + decoder.bufferedBytes !== fed) {
     throw new FuzzCheckFailure('bytes-not-conserved', `fed ${fed} bytes; frames hold ${framed}, ${decoder.bufferedBytes} buffered`);
   }
-  for (const frame of frames) {
+  // Codecs keep per-connection state (Thrift detects its format from a connection's first
+  // frame), so re-encoded frames are checked by a codec that has seen the same first frame.
+  const first = frames.length > 0 ? Buffer.from(frames[0]!.bytes) : undefined;
+  for (const [i, frame] of frames.entries()) {
     frame.describe();
     if (!opts.roundTrip) continue;
     const type = frame.message.type;
@@ -94,12 +97,14 @@ export function driveMetaCodec(
     }
     const original = Buffer.from(frame.bytes);
     protocol.applyMutation!(frame, MUTATION);
-    expectOneFrame(createCodec, side, frame.bytes, type, 'encode() with a mutation');
+    const prime = i === 0 ? undefined : first;
+    expectOneFrame(createCodec, side, frame.bytes, type, 'encode() with a mutation', prime);
     if (opts.setRequestId) {
       protocol.setRequestId!(frame, 7n);
-      expectOneFrame(createCodec, side, frame.bytes, type, 'setRequestId()');
+      expectOneFrame(createCodec, side, frame.bytes, type, 'setRequestId()', prime);
     }
-    if (side === 'downstream' && (type === 'request' || type === 'stream_init')) {
+    // A local reply is checked as the first frame of the reply direction: for the first request.
+    if (i === 0 && side === 'downstream' && (type === 'request' || type === 'stream_init')) {
       const copy = protocol.copyFrame!(frame);
       copy.bytes = original;
       const reply = protocol.localReply(copy, LocalReplyKind.NoRoute, 'no route for fuzz');
@@ -110,9 +115,23 @@ export function driveMetaCodec(
   return frames.length === 0 ? 'need-more' : frames.length === 1 ? 'frame' : 'frames';
 }
 
-/** `bytes` must be exactly one frame that a fresh codec decodes (as `type`, when given). */
-function expectOneFrame(createCodec: () => MetaCodec, side: MetaCodecSide, bytes: Buffer, type: string | undefined, what: string): void {
+/**
+ * `bytes` must be exactly one frame that a new codec decodes (as `type`, when given), after it
+ * has decoded `prime` (the connection's first frame) when given.
+ */
+function expectOneFrame(
+  createCodec: () => MetaCodec,
+  side: MetaCodecSide,
+  bytes: Buffer,
+  type: string | undefined,
+  what: string,
+  prime?: Buffer,
+): void {
   const codec = createCodec();
+  if (prime) {
+    codec.frameLength(prime);
+    codec.decode(prime, side);
+  }
   let length: number;
   let decoded: string;
   try {
