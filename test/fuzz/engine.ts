@@ -73,7 +73,7 @@ export interface EngineOptions {
 }
 
 /** What the engine is doing, as reported to the parent's watchdog. */
-export const PHASES = ['case', 'coverage replay', 'coverage take', 'growth probe', 'heap check'] as const;
+export const PHASES = ['case', 'coverage replay', 'coverage take', 'growth probe', 'heap check', 'mutation'] as const;
 const phase = (name: (typeof PHASES)[number]): number => PHASES.indexOf(name);
 
 export interface EngineReport {
@@ -138,7 +138,6 @@ export class FuzzEngine {
 
   run(): EngineReport {
     const started = performance.now();
-    const deadline = started + this.#opts.timeMs;
     if (this.#opts.coverage) this.#coverage = new BlockCoverage();
     const cov = this.#coverage;
 
@@ -150,6 +149,8 @@ export class FuzzEngine {
     }
     if (cov) cov.commit(cov.takeNew());
     const heapStart = heapAfterGc();
+    // The time budget is for mutated cases: replaying the corpus (slow for config) is extra.
+    const deadline = performance.now() + this.#opts.timeMs;
 
     let cases = 0;
     let nextProbe = performance.now() + Math.min(PROBE_EVERY_MS, this.#opts.timeMs / 3);
@@ -158,7 +159,9 @@ export class FuzzEngine {
     const batch: Array<{ input: Buffer; splits: number[] }> = [];
     const maxCases = this.#opts.maxCases ?? Infinity;
     while (cases < maxCases && (cases & 63 || performance.now() < deadline)) {
+      this.#opts.onPhase?.(phase('mutation'));
       const input = this.#nextInput();
+      this.#opts.onPhase?.(phase('case'));
       const splits = randomSplits(this.#rng, input.length);
       this.#case(input, splits);
       cases++;

@@ -105,8 +105,12 @@ function nonAsciiAttachments(n: number): Buffer {
   };
   for (const s of ['2.0.2', 'org.apache.dubbo.demo.DemoService', '1.0.0', 'sayHello', 'Ljava/lang/String;', 'world']) strings.push(str(s));
   strings.push(Buffer.from([0x48]));
-  for (let i = 0; strings.reduce((a, b) => a + b.length, 0) < n; i++) {
-    strings.push(str(`k${i % 1000}`), str('ünïcødé-välüé'));
+  let length = strings.reduce((a, b) => a + b.length, 0);
+  for (let i = 0; length < n; i++) {
+    const key = str(`k${i % 1000}`);
+    const value = str('ünïcødé-välüé');
+    strings.push(key, value);
+    length += key.length + value.length;
   }
   strings.push(Buffer.from([0x5a]));
   const body = Buffer.concat(strings);
@@ -135,6 +139,9 @@ export const dubboTarget: FuzzTarget = {
   name: 'dubbo',
   description: 'DubboDecoder + Hessian2 lazy accessors and attachment rewrite (src/extensions/codecs/dubbo, hessian2), and the Dubbo MetaProtocol codec',
   maxInputBytes: 64 * 1024,
+  // Each case decodes a request several times over (accessors, rewrite, the MetaProtocol
+  // pass): random growth probes stay small so a slow path cannot stall the run.
+  probeSizes: [8 * 1024, 64 * 1024],
   dictionary: DICTIONARY,
   fixup,
   run(chunks) {
