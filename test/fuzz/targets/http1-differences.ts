@@ -103,11 +103,12 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
   {
     id: 'framing-fields-in-trailers',
     reason:
-      'Transfer-Encoding or Content-Length in a trailer section: llhttp refuses the message; Courier accepts it ' +
-      '(trailers do not frame anything) and point 8 drops such fields before forwarding',
+      'Transfer-Encoding or Content-Length in a trailer section: llhttp refuses the message, or lets the field ' +
+      'change how it frames the connection (then refuses the next message: HPE_CLOSED_CONNECTION); Courier ' +
+      'ignores it (trailers frame nothing) and point 8 drops such fields before forwarding',
     applies: (d) =>
       head(d.ours) &&
-      llhttpRefused(d, 'HPE_INVALID_TRANSFER_ENCODING', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_CONTENT_LENGTH') &&
+      llhttpRefused(d, 'HPE_INVALID_TRANSFER_ENCODING', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_CONTENT_LENGTH', 'HPE_CLOSED_CONNECTION') &&
       /\r\n0[^\r\n]*\r\n(?:[^\r\n]*\r\n)*?(transfer-encoding|content-length)\s*:/i.test(d.input.toString('latin1')),
   },
   {
