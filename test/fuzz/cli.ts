@@ -13,6 +13,10 @@ import { parseArgs } from 'node:util';
 import { runTarget, type TargetResult } from './runner.js';
 import { TARGET_NAMES, targetByName } from './targets/index.js';
 
+// `node --test dist/test/` runs every file under a test/ folder, this one included: as a test
+// file it does nothing (the smoke test runs the targets; `npm run fuzz` runs this CLI).
+if (process.env['NODE_TEST_CONTEXT'] !== undefined) process.exit(0);
+
 const { values } = parseArgs({
   options: {
     target: { type: 'string', default: 'all' },

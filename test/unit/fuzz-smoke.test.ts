@@ -15,7 +15,7 @@ import { TARGET_NAMES } from '../fuzz/targets/index.js';
 
 const SEED = 1;
 /** Per target; the whole run stays well under 30 s (thread start-up and probes included). */
-const TIME_MS = 1500;
+const TIME_MS = 1000;
 
 for (const target of TARGET_NAMES) {
   test(`fuzz smoke: ${target} (seed ${SEED}, ${TIME_MS} ms)`, async (t) => {
