@@ -94,6 +94,14 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     applies: (d) => courierRefused(d, 'invalid_transfer_encoding') && !d.theirs.startsWith('E '),
   },
   {
+    id: 'whitespace-after-chunked',
+    reason:
+      'Transfer-Encoding: chunked followed by a HTAB: Courier strips the whitespace around a field value (RFC 9110 ' +
+      '§5.5: OWS is SP or HTAB) and reads a chunked body; llhttp keeps the HTAB in the coding, so the body is not ' +
+      'chunked for it (a response is read until close)',
+    applies: (d) => head(d.ours) && head(d.theirs) && /transfer-encoding:[^\r\n]*chunked[ \t]*\t[ \t]*\r\n/i.test(d.input.toString('latin1')),
+  },
+  {
     id: 'transfer-encoding-and-content-length',
     reason:
       'Transfer-Encoding and Content-Length together: Courier refuses (Envoy\'s default, allow_chunked_length ' +
