@@ -149,6 +149,14 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     applies: (d) => courierRefused(d, 'unsupported_version') && / [2-9]\.\d /.test(d.theirs),
   },
   {
+    id: 'close-and-keep-alive',
+    reason:
+      'Connection with both "close" and "keep-alive" (in one field or several): Courier closes, since any close ' +
+      'option ends the connection (RFC 9112 §9.6); llhttp lets the last one win',
+    applies: (d) =>
+      / ka=0$/.test(d.ours) && / ka=1$/.test(d.theirs) && /connection:[^\r\n]*close/i.test(d.input.toString('latin1')) && /keep-alive/i.test(d.input.toString('latin1')),
+  },
+  {
     id: 'max-headers-count',
     reason: 'More than 100 header fields: Courier refuses (431), as Envoy\'s max_headers_count; llhttp has no count limit',
     applies: (d) => courierRefused(d, 'too_many_headers'),
