@@ -149,6 +149,13 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     applies: (d) => courierRefused(d, 'unsupported_version') && / [2-9]\.\d /.test(d.theirs),
   },
   {
+    id: 'interim-keeps-connection',
+    reason:
+      'A 1xx interim response in HTTP/1.0 or with Connection: close: Courier goes on to read the final response ' +
+      '(an interim response never ends the exchange); llhttp applies the close to it and refuses what follows',
+    applies: (d) => d.side === 'response' && head(d.ours) && llhttpRefused(d, 'HPE_CLOSED_CONNECTION') && /HTTP\/1\.\d 1(0[02-9]|[1-9]\d)/.test(d.input.toString('latin1')),
+  },
+  {
     id: 'close-and-keep-alive',
     reason:
       'Connection with both "close" and "keep-alive" (in one field or several): Courier closes, since any close ' +

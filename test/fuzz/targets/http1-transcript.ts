@@ -35,8 +35,10 @@ class TranscriptBuilder {
 
   head(start: string, keepAlive: boolean, upgrade: boolean): void {
     if (this.#ended) return;
-    // After an upgrade the connection is a tunnel: its keep-alive means nothing to compare.
-    this.events.push(upgrade ? `H ${start} up=1` : `H ${start} ka=${keepAlive ? 1 : 0}`);
+    // An interim 1xx response (not 101) never ends the connection: the final response decides,
+    // so its keep-alive is not compared. After an upgrade the connection is a tunnel.
+    this.#interim = !upgrade && /^1\d\d /.test(start) && !start.startsWith('101 ');
+    this.events.push(upgrade ? `H ${start} up=1` : this.#interim ? `H ${start}` : `H ${start} ka=${keepAlive ? 1 : 0}`);
     this.#body = 0;
     if (upgrade) this.#ended = true;
   }
@@ -50,8 +52,10 @@ class TranscriptBuilder {
     if (this.#body > 0) this.events.push(`B ${this.#body}`);
     this.events.push('C');
     this.#body = -1;
-    if (!keepAlive) this.#ended = true;
+    if (!keepAlive && !this.#interim) this.#ended = true;
   }
+
+  #interim = false;
 
   fail(code: string): void {
     if (this.#ended || this.error !== null) return;
