@@ -436,6 +436,17 @@ test('Upgrade without "upgrade" in Connection, or Upgrade: h2c, is an ordinary r
   assert.equal(b.upgrade, false);
 });
 
+test('An empty Upgrade with Connection: upgrade is an ordinary request, and the next request on the connection is parsed (found by fuzzing)', () => {
+  const events = run('request', [
+    bytes('GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade:\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n'),
+  ]);
+  const heads = events.filter((e) => e.e === 'head').map((e) => (e as unknown as { head: Http1RequestHead }).head);
+  assert.deepEqual(heads.map((h) => [h.path, h.upgrade, h.bodyKind]), [
+    ['/a', false, 'none'],
+    ['/b', false, 'none'],
+  ]);
+});
+
 test('CONNECT: tunnel after the head; with a body it is rejected as Envoy does', () => {
   const events = parseEverySplit('request', 'CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n\x00\x01raw', {
     finish: true,

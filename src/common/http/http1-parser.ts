@@ -1481,6 +1481,9 @@ export class Http1Parser<H extends Http1Head> {
         isConnect ||
         ((connection & CONN_UPGRADE) !== 0 &&
           upgradeValue !== null &&
+          // An empty Upgrade names no protocol: a plain request, as llhttp and Envoy read it.
+          // (Read as an upgrade, the rest of the connection would become an uninspected tunnel.)
+          upgradeValue.length > 0 &&
           !equalsLower(upgradeValue, 0, upgradeValue.length, 'h2c'));
       if (upgrade) bodyKind = 'tunnel';
       else if (hasTe) bodyKind = 'chunked';
