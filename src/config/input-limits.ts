@@ -11,8 +11,8 @@
  *
  * - Nesting: at most MAX_CONFIG_DEPTH levels of objects and lists (JSON/YAML; for a resource
  *   received as protobuf, after conversion to proto3 JSON), and MAX_PROTO_MESSAGE_DEPTH levels
- *   of messages in protobuf bytes (twice as many: one JSON level can be two message levels,
- *   an Any and what it holds, so the JSON rule is the one a real config meets first).
+ *   of messages in protobuf bytes, counted through every Any (protobuf's default recursion
+ *   limit, which protobufjs also applies to each decode on its own).
  * - Size: a config file or text at most MAX_CONFIG_BYTES; one xDS resource at most
  *   MAX_RESOURCE_BYTES of protobuf.
  * - YAML aliases: their expansion may add at most MAX_YAML_ALIAS_NODES nodes in total, which
@@ -22,7 +22,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { fieldPath, indexPath } from './config-error.js';
 
 export const MAX_CONFIG_DEPTH = 100;
-export const MAX_PROTO_MESSAGE_DEPTH = 2 * MAX_CONFIG_DEPTH;
+export const MAX_PROTO_MESSAGE_DEPTH = 100;
 export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 export const MAX_RESOURCE_BYTES = 32 * 1024 * 1024;
 export const MAX_YAML_ALIAS_NODES = 100_000;

@@ -26,7 +26,7 @@ const enum Kind {
 
 /** What a length-delimited field holds when that is a message. */
 interface Child {
-  readonly kind: Kind.Message | Kind.MapEntry | Kind.Any;
+  readonly kind: Kind.Message | Kind.MapEntry;
   /** The message (for a map entry: the value's message type, if any). */
   readonly type: protobuf.Type | undefined;
   readonly name: string;
@@ -54,7 +54,7 @@ function childOf(type: protobuf.Type, table: ChildTable, fieldNo: number): Child
     const rt = field.resolvedType;
     const message = rt instanceof protobuf.Type ? rt : undefined;
     if (field.map) child = { kind: Kind.MapEntry, type: message, name: field.name, repeated: false };
-    else if (message) child = { kind: message.fullName === '.google.protobuf.Any' ? Kind.Any : Kind.Message, type: message, name: field.name, repeated: field.repeated };
+    else if (message) child = { kind: Kind.Message, type: message, name: field.name, repeated: field.repeated };
   }
   // Field numbers are small in Envoy's protos; a huge unknown one is just not cached.
   if (fieldNo < 1 << 16) table[fieldNo] = child;
@@ -151,21 +151,25 @@ function scan(root: protobuf.Type, bytes: Uint8Array, limit: number, tracking: P
         const kind = kinds[top]!;
         const type = types[top];
         let child: Child | null = NO_CHILD;
+        /** The declared message type of the field's value. */
+        let declared: protobuf.Type | undefined;
         let childKind = Kind.Message;
-        let childType: protobuf.Type | undefined;
         if (kind === Kind.Message && type) {
           child = childOf(type, tables[top]!, fieldNo);
-          if (child) {
-            childKind = child.kind;
-            childType = child.kind === Kind.Any ? anyTarget(bytes, pos, childEnd) : child.type;
-          }
-        } else if ((kind === Kind.MapEntry || kind === Kind.Any) && fieldNo === 2 && type) {
+          if (child?.kind === Kind.MapEntry) childKind = Kind.MapEntry;
+          declared = child?.type;
+        } else if ((kind === Kind.MapEntry || kind === Kind.Any) && fieldNo === 2) {
           // A map entry's value, an Any's value: `types` holds their message type.
-          childType = type;
+          declared = type;
         }
-        if (!child && !childType) {
+        if (!child && !declared) {
           pos = childEnd;
           break;
+        }
+        let childType = declared;
+        if (childKind !== Kind.MapEntry && declared?.fullName === '.google.protobuf.Any') {
+          childKind = Kind.Any;
+          childType = anyTarget(bytes, pos, childEnd);
         }
         // A map entry is not a level of its own in the path; an Any's value neither.
         let segment = '';

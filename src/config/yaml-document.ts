@@ -55,13 +55,13 @@ export function parseYaml(text: string, source: string): YamlValue {
 function parseTokensBounded(text: string, lineCounter: LineCounter, source: string): CST.Token[] {
   const parser = new Parser(lineCounter.addNewLine);
   const tokens: CST.Token[] = [];
-  // The parser's stack holds the document and every open node: collections, plus at most a
-  // few transient ones (a scalar, a block value), so only a long stack is counted exactly.
-  const slack = 4;
+  // The parser's stack holds the document and every open node (collections and a transient
+  // scalar or two): only a stack longer than the limit can hold too many collections, and only
+  // then are they counted.
   lineCounter.addNewLine(0); // as Parser.parse() does: line 1 starts at 0
   for (const lexeme of new Lexer().lex(text)) {
     for (const t of parser.next(lexeme)) tokens.push(t);
-    if (parser.stack.length > MAX_CONFIG_DEPTH + slack && collectionDepth(parser.stack) > MAX_CONFIG_DEPTH) {
+    if (parser.stack.length > MAX_CONFIG_DEPTH + 1 && collectionDepth(parser.stack) > MAX_CONFIG_DEPTH) {
       const path = stackPath(parser.stack);
       throw new ConfigError([{ path, message: DEPTH_LIMIT_MESSAGE, line: lineCounter.linePos(parser.offset).line }], source);
     }
@@ -160,6 +160,8 @@ function walkDocument(doc: Document.Parsed, line: (offset: number) => number, so
       return m;
     }
     if (anchor) anchors.set(anchor, node);
+    // The parse above stopped anything deeper; this keeps the walk's own promise.
+    if (depth > MAX_CONFIG_DEPTH) return fail(path, node.range?.[0], DEPTH_LIMIT_MESSAGE);
     const children: Frame['children'] = [];
     if (isMap(node)) {
       for (const item of node.items) {
