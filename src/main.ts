@@ -8,6 +8,7 @@ import { LOG_LEVELS, type LogLevel } from './common/logger.js';
 import { ConfigError } from './config/config-error.js';
 import { networkFilterRegistry } from './extensions/all.js';
 import { Server, type ServerOptions } from './server/server.js';
+import { keepServingOnUncaughtErrors } from './server/uncaught-errors.js';
 import { checkXdsFiles } from './server/xds-file-check.js';
 import { VERSION } from './version.js';
 
@@ -163,6 +164,9 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`courier: ${e instanceof ConfigError ? `invalid configuration:\n${e.message}` : (e as Error).message}\n`);
     process.exit(1);
   }
+  // From here on a bug that escapes on main is logged and counted, not fatal (start-up
+  // failures above still exit 1).
+  keepServingOnUncaughtErrors(server);
   if (cli.adminAddressPath && server.adminPort !== undefined) {
     const host = server.bootstrap.config.admin!.address.host;
     writeFileSync(cli.adminAddressPath, `${host.includes(':') ? `[${host}]` : host}:${server.adminPort}\n`);

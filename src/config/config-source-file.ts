@@ -2,9 +2,9 @@
  * Reads a config document (YAML or JSON) and remembers where each value came from, so a
  * problem found later by field path can name the line.
  */
-import { readFileSync } from 'node:fs';
-import YAML, { isMap, isSeq, isScalar, isPair, LineCounter, type Node } from 'yaml';
-import { ConfigError, type ConfigProblem } from './config-error.js';
+import { ConfigError } from './config-error.js';
+import { DEPTH_LIMIT_MESSAGE, findTooDeep, findTooDeepJson, lineAt, MAX_CONFIG_BYTES, readConfigText, sizeLimitMessage } from './input-limits.js';
+import { parseYaml } from './yaml-document.js';
 
 export interface ParsedDocument {
   value: unknown;
@@ -13,48 +13,36 @@ export interface ParsedDocument {
   source: string;
 }
 
+/**
+ * Parses YAML or JSON config text within the limits of input-limits.ts (size, nesting, YAML
+ * aliases); every problem is a ConfigError with the path and, where known, the line.
+ */
 export function parseConfigText(text: string, source: string): ParsedDocument {
+  // UTF-16 length is at most the UTF-8 size, so this check is only ever too lenient by the
+  // encoding's difference; files are checked by their byte size before they are read.
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([{ path: '', message: sizeLimitMessage('the config', text.length, MAX_CONFIG_BYTES) }], source);
   const isJson = source.endsWith('.json') || /^\s*[{[]/.test(text);
   if (isJson) {
+    let value: unknown;
     try {
-      return { value: JSON.parse(text), lineOf: () => undefined, source };
+      value = JSON.parse(text); // V8's JSON.parse is iterative: deep input cannot overflow it
     } catch (e) {
       throw new ConfigError([{ path: '', message: `invalid JSON: ${(e as Error).message}` }], source);
     }
+    // The value walk is the cheap check; the text is scanned only to name the path and line.
+    if (findTooDeep(value, '') !== undefined) {
+      const deep = findTooDeepJson(text);
+      throw new ConfigError([{ path: deep?.path ?? '', message: DEPTH_LIMIT_MESSAGE, line: deep ? lineAt(text, deep.offset) : undefined }], source);
+    }
+    return { value, lineOf: () => undefined, source };
   }
-  const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
-  if (doc.errors.length > 0) {
-    const problems: ConfigProblem[] = doc.errors.map((e) => ({
-      path: '',
-      message: `invalid YAML: ${e.message.split('\n')[0]}`,
-      line: e.linePos?.[0]?.line,
-    }));
-    throw new ConfigError(problems, source);
-  }
+  const yaml = parseYaml(text, source);
   // Keyed by canonicalPath: problems name proto (snake_case) fields, the file may use lowerCamel.
   const lines = new Map<string, number>();
-  const walk = (node: Node | null | undefined, path: string): void => {
-    if (!node) return;
-    // A block value starts on the line after its key; the key's line (set below) is the one to name.
-    const here = canonicalPath(path);
-    if (node.range && !lines.has(here)) lines.set(here, lineCounter.linePos(node.range[0]).line);
-    if (isMap(node)) {
-      for (const item of node.items) {
-        if (!isPair(item)) continue;
-        const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
-        const childPath = path ? `${path}.${key}` : key;
-        const keyNode = item.key as Node | null;
-        if (keyNode && keyNode.range) lines.set(canonicalPath(childPath), lineCounter.linePos(keyNode.range[0]).line);
-        const valueNode = item.value as Node | null;
-        if (valueNode && (isMap(valueNode) || isSeq(valueNode))) walk(valueNode, childPath);
-      }
-    } else if (isSeq(node)) {
-      node.items.forEach((item, i) => walk(item as Node, `${path}[${i}]`));
-    }
-  };
-  walk(doc.contents as Node, '');
-  const value = doc.toJS({ maxAliasCount: 1000 });
+  for (const [path, line] of yaml.lines) {
+    const key = canonicalPath(path);
+    if (!lines.has(key)) lines.set(key, line);
+  }
   const lineOf = (path: string): number | undefined => {
     let p = canonicalPath(path);
     for (;;) {
@@ -65,7 +53,7 @@ export function parseConfigText(text: string, source: string): ParsedDocument {
       p = p.slice(0, cut);
     }
   };
-  return { value, lineOf, source };
+  return { value: yaml.value, lineOf, source };
 }
 
 /** `staticResources.clusters[0].lbPolicy` → `static_resources.clusters[0].lb_policy` (Envoy's JSON names). */
@@ -76,7 +64,7 @@ function canonicalPath(path: string): string {
 export function readConfigFile(file: string): ParsedDocument {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (e) {
     throw new ConfigError([{ path: '', message: `cannot read config: ${(e as Error).message}` }], file);
   }

@@ -24,6 +24,8 @@
 import protobuf from 'protobufjs';
 import { fieldPath, indexPath } from './config-error.js';
 import { lookupTypeUrl, TYPE_URL_PREFIX } from './proto-registry.js';
+import { MAX_PROTO_MESSAGE_DEPTH } from './input-limits.js';
+import { findTooDeepProto } from './proto-wire-depth.js';
 
 /** A structural problem while converting, with the field path where it was found. */
 export class ProtoBinaryError extends Error {
@@ -99,8 +101,13 @@ function hasPresence(field: protobuf.Field): boolean {
 // ---------------------------------------------------------------------------------------------
 // Binary → JSON
 
-/** Decodes `bytes` as `type` and converts it to canonical proto3 JSON. Throws ProtoBinaryError. */
+/**
+ * Decodes `bytes` as `type` and converts it to canonical proto3 JSON. Throws ProtoBinaryError,
+ * also for bytes nesting messages deeper than MAX_PROTO_MESSAGE_DEPTH (checked first: the
+ * decoder and this converter recurse), Anys inside included.
+ */
 export function binaryToProto3Json(type: protobuf.Type, bytes: Uint8Array, path = ''): Json {
+  checkProtoDepth(type, bytes, path);
   let message: protobuf.Message;
   try {
     message = type.decode(bytes);
@@ -268,7 +275,7 @@ function wellKnownToJson(full: string, type: protobuf.Type, msg: Record<string, 
         .map((p) => p.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()))
         .join(',');
     case 'google.protobuf.Any':
-      return anyToJson(String(field(msg, 'type_url') ?? ''), (field(msg, 'value') as Uint8Array | undefined) ?? new Uint8Array(0), path);
+      return nestedAnyToJson(String(field(msg, 'type_url') ?? ''), (field(msg, 'value') as Uint8Array | undefined) ?? new Uint8Array(0), path);
     default:
       return NOT_WKT;
   }
@@ -362,8 +369,22 @@ function valueMessageToJson(vt: protobuf.Type, v: Record<string, unknown>, path:
   return null;
 }
 
-/** An Any's bytes → `{"@type": url, ...}`; recursion goes through `messageToProto3Json`. */
+/** An Any's bytes → `{"@type": url, ...}` (depth checked as in binaryToProto3Json). */
 export function anyToJson(typeUrl: string, bytes: Uint8Array, path = ''): JsonObject {
+  const type = typeUrl === '' ? undefined : lookupTypeUrl(typeUrl);
+  if (type) checkProtoDepth(type, bytes, path);
+  return nestedAnyToJson(typeUrl, bytes, path);
+}
+
+function checkProtoDepth(type: protobuf.Type, bytes: Uint8Array, path: string): void {
+  const deep = findTooDeepProto(type, bytes, path);
+  if (deep !== undefined) {
+    throw new ProtoBinaryError(deep, `protobuf messages nested deeper than ${MAX_PROTO_MESSAGE_DEPTH} levels (the limit for protobuf input)`);
+  }
+}
+
+/** An Any inside bytes already checked by checkProtoDepth; recursion goes through `messageToProto3Json`. */
+function nestedAnyToJson(typeUrl: string, bytes: Uint8Array, path: string): JsonObject {
   const type = typeUrl === '' ? undefined : lookupTypeUrl(typeUrl);
   if (!type) return { '@type': typeUrl };
   let inner: protobuf.Message;

@@ -15,6 +15,7 @@
 import protobuf from 'protobufjs';
 import { indexPath, fieldPath } from './config-error.js';
 import { lookupTypeUrl } from './proto-registry.js';
+import { DEPTH_LIMIT_MESSAGE, findTooDeep, MAX_CONFIG_DEPTH } from './input-limits.js';
 
 export type Plain = null | boolean | number | string | Plain[] | { [k: string]: Plain };
 export type PlainObject = { [k: string]: Plain };
@@ -128,10 +129,15 @@ export class ProtoJsonDecoder {
     return undefined;
   }
 
-  /** Decodes a message of `type` from JSON; returns undefined (and records why) on error. */
-  message(type: protobuf.Type, json: unknown, path: string): PlainObject | undefined {
+  /**
+   * Decodes a message of `type` from JSON; returns undefined (and records why) on error.
+   * `level` is the nesting level of `json` (1 for the root object): past MAX_CONFIG_DEPTH the
+   * decoder stops there with a problem, so no input can take it deeper than the limit.
+   */
+  message(type: protobuf.Type, json: unknown, path: string, level = 1): PlainObject | undefined {
+    if (level > MAX_CONFIG_DEPTH && typeof json === 'object' && json !== null) return this.fail(path, DEPTH_LIMIT_MESSAGE);
     const { fullName: full, byName } = factsOf(type);
-    const wkt = this.wellKnown(full, json, path);
+    const wkt = this.wellKnown(full, json, path, level);
     if (wkt !== NOT_WKT) return wkt as PlainObject | undefined;
     if (!isObject(json)) return this.fail(path, `expected an object for ${full}, got ${describe(json)}`);
     const out: PlainObject = {};
@@ -156,7 +162,7 @@ export class ProtoJsonDecoder {
         }
         oneofSeen.set(field.partOf.name, field.name);
       }
-      const value = this.field(field, raw, childPath);
+      const value = this.field(field, raw, childPath, level + 1);
       if (value !== undefined) out[field.name] = value;
     }
     // Required oneofs and required message fields.
@@ -185,13 +191,14 @@ export class ProtoJsonDecoder {
     return out;
   }
 
-  private field(field: protobuf.Field, raw: unknown, path: string): Plain | undefined {
+  /** `level`: the nesting level of `raw`. */
+  private field(field: protobuf.Field, raw: unknown, path: string, level: number): Plain | undefined {
     const rules = rulesOf(field);
     if (field.map) {
       if (!isObject(raw)) return this.fail(path, `expected an object (map), got ${describe(raw)}`);
       const out: PlainObject = {};
       for (const [k, v] of Object.entries(raw)) {
-        const decoded = this.single(field, v, indexPath(path, k), rules);
+        const decoded = this.single(field, v, indexPath(path, k), rules, false, level + 1);
         if (decoded !== undefined) out[k] = decoded;
       }
       return out;
@@ -206,12 +213,12 @@ export class ProtoJsonDecoder {
       }
       const out: Plain[] = [];
       raw.forEach((v, i) => {
-        const decoded = this.single(field, v, indexPath(path, i), rules, true);
+        const decoded = this.single(field, v, indexPath(path, i), rules, true, level + 1);
         if (decoded !== undefined) out.push(decoded);
       });
       return out;
     }
-    return this.single(field, raw, path, rules);
+    return this.single(field, raw, path, rules, false, level);
   }
 
   private single(
@@ -219,7 +226,8 @@ export class ProtoJsonDecoder {
     raw: unknown,
     path: string,
     rules: Map<string, unknown> | undefined,
-    inRepeated = false,
+    inRepeated: boolean,
+    level: number,
   ): Plain | undefined {
     const rt = field.resolvedType;
     if (rt instanceof protobuf.Enum) return this.enumValue(rt, raw, path, rules);
@@ -231,7 +239,7 @@ export class ProtoJsonDecoder {
         if (v !== undefined && rules && !inRepeated) this.checkScalarRules(wrapped, v, path, rules);
         return v;
       }
-      const v = this.message(rt, raw, path);
+      const v = this.message(rt, raw, path, level);
       if (v !== undefined && full === 'google.protobuf.Duration' && rules) this.checkDurationRules(v as unknown as number, path, rules);
       return v;
     }
@@ -338,7 +346,7 @@ export class ProtoJsonDecoder {
   }
 
   /** Proto3 JSON forms of well-known types. Returns NOT_WKT for ordinary messages. */
-  private wellKnown(full: string, json: unknown, path: string): Plain | undefined | typeof NOT_WKT {
+  private wellKnown(full: string, json: unknown, path: string, level: number): Plain | undefined | typeof NOT_WKT {
     switch (full) {
       case 'google.protobuf.Duration': {
         if (typeof json !== 'string') return this.fail(path, `expected a duration string like "1.5s", got ${describe(json)}`);
@@ -351,12 +359,12 @@ export class ProtoJsonDecoder {
         return json;
       case 'google.protobuf.Struct':
         if (!isObject(json)) return this.fail(path, `expected an object, got ${describe(json)}`);
-        return json as PlainObject;
+        return this.boundedJson(json, path, level) as PlainObject | undefined;
       case 'google.protobuf.Value':
-        return json as Plain;
+        return this.boundedJson(json, path, level);
       case 'google.protobuf.ListValue':
         if (!Array.isArray(json)) return this.fail(path, `expected a list, got ${describe(json)}`);
-        return json as Plain[];
+        return this.boundedJson(json, path, level) as Plain[] | undefined;
       case 'google.protobuf.Empty':
         if (!isObject(json) || Object.keys(json).length > 0) return this.fail(path, 'expected {}');
         return {};
@@ -364,13 +372,19 @@ export class ProtoJsonDecoder {
         if (typeof json !== 'string') return this.fail(path, `expected a field mask string, got ${describe(json)}`);
         return json;
       case 'google.protobuf.Any':
-        return this.any(json, path);
+        return this.any(json, path, level);
       default:
         return NOT_WKT;
     }
   }
 
-  private any(json: unknown, path: string): Plain | undefined {
+  /** Free-form JSON (Struct, Value, ListValue) is kept as is, once its depth is checked. */
+  private boundedJson(json: unknown, path: string, level: number): Plain | undefined {
+    const deep = findTooDeep(json, path, MAX_CONFIG_DEPTH, level);
+    return deep === undefined ? (json as Plain) : this.fail(deep, DEPTH_LIMIT_MESSAGE);
+  }
+
+  private any(json: unknown, path: string, level: number): Plain | undefined {
     if (!isObject(json)) return this.fail(path, `expected an object with "@type", got ${describe(json)}`);
     const typeUrl = json['@type'];
     if (typeof typeUrl !== 'string' || typeUrl === '') return this.fail(fieldPath(path, '@type'), '"@type" is required in an Any');
@@ -379,7 +393,7 @@ export class ProtoJsonDecoder {
     const { ['@type']: _omit, ...rest } = json;
     const full = type.fullName.replace(/^\./, '');
     const isWkt = full.startsWith('google.protobuf.');
-    const inner = isWkt ? this.message(type, rest['value'], fieldPath(path, 'value')) : this.message(type, rest, path);
+    const inner = isWkt ? this.message(type, rest['value'], fieldPath(path, 'value'), level + 1) : this.message(type, rest, path, level);
     if (inner === undefined) return undefined;
     if (isWkt) return { '@type': typeUrl, value: inner as Plain };
     return { '@type': typeUrl, ...inner };

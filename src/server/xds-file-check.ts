@@ -7,7 +7,7 @@
  * load-assignment.ts, RDS → the route config kind's parser. A file that does not exist is
  * not a problem (Envoy starts and keeps watching for it); it is listed as unchecked.
  */
-import { readFileSync } from 'node:fs';
+import { readConfigText } from '../config/input-limits.js';
 import type { NetworkFilterConfigFactory } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
 import { listenerConfigContext } from '../config/bootstrap.js';
@@ -50,8 +50,12 @@ export function checkXdsFiles(config: ServerConfig, filters: Registry<NetworkFil
     seen.add(key);
     let text: string;
     try {
-      text = readFileSync(source.path, 'utf8');
-    } catch {
+      text = readConfigText(source.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === undefined) {
+        out.problems.push(`${source.path}: ${(e as Error).message}`);
+        return;
+      }
       if (!out.missing.includes(source.path)) out.missing.push(source.path);
       return;
     }

@@ -9,8 +9,11 @@
  *
  * Either every resource of a response decodes, or the response is refused as a whole with
  * every problem listed (Envoy NACKs a SotW response when any resource fails to decode).
+ * Limits (src/config/input-limits.ts): a resource over MAX_RESOURCE_BYTES, or nested deeper
+ * than the limits, is a problem with its path like any other; nothing here recurses further.
  */
 import { fieldPath, indexPath } from '../config/config-error.js';
+import { MAX_RESOURCE_BYTES, sizeLimitMessage } from '../config/input-limits.js';
 import { binaryToProto3Json, ProtoBinaryError } from '../config/proto-binary.js';
 import { decodeMessage, type PlainObject } from '../config/proto-json.js';
 import { lookupMessage, lookupTypeUrl } from '../config/proto-registry.js';
@@ -52,6 +55,10 @@ export function decodeAnyResources(type: XdsResourceType, anys: readonly AnyByte
   const items: Array<{ json: unknown; typeUrl: string; name?: string; version?: string } | ResourceProblem> = [];
   anys.forEach((any, i) => {
     const path = indexPath('resources', i);
+    if (any.value.length > MAX_RESOURCE_BYTES) {
+      items.push({ path, message: sizeLimitMessage('the resource', any.value.length, MAX_RESOURCE_BYTES) });
+      return;
+    }
     try {
       if (sameMessageType(any.type_url, RESOURCE_WRAPPER_TYPE_URL)) {
         const w = unwrapResource(any, path);

@@ -16,11 +16,12 @@
  *
  * State machine: created → started (watching) → stopped; loads run only while started.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { StatsScope } from '../api/stats.js';
 import { ConfigError } from '../config/config-error.js';
 import { parseConfigText, type ParsedDocument } from '../config/config-source-file.js';
+import { readConfigText } from '../config/input-limits.js';
 import type { XdsLogger } from './grpc-mux.js';
 import { decodeJsonResources, formatResourceProblems, type DecodedResource } from './resource-decoder.js';
 import { sameMessageType, type XdsResourceType } from './resource-type.js';
@@ -85,13 +86,13 @@ export class FileSubscription implements XdsSubscription {
       },
       () => this.#opts.callbacks.onConfigUpdateFailed('fetch_timeout'),
     );
-    setImmediate(() => this.#load(true));
+    setImmediate(() => this.#loadGuarded(true));
   }
 
   updateResourceNames(resourceNames: readonly string[]): void {
     if (this.#state !== 'started') return;
     this.#names = new Set(resourceNames);
-    setImmediate(() => this.#load(true));
+    setImmediate(() => this.#loadGuarded(true));
   }
 
   stop(): void {
@@ -110,8 +111,20 @@ export class FileSubscription implements XdsSubscription {
     if (this.#debounce) clearTimeout(this.#debounce);
     this.#debounce = setTimeout(() => {
       this.#debounce = undefined;
-      this.#load(false);
+      this.#loadGuarded(false);
     }, this.#opts.debounceMs ?? 50);
+  }
+
+  /**
+   * Loads from a timer: whatever a file holds, the failure is this subscription's (the file is
+   * rejected and the last good config stays), never an exception on main.
+   */
+  #loadGuarded(force: boolean): void {
+    try {
+      this.#load(force);
+    } catch (e) {
+      this.#reject(`${this.#opts.path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** Reads and delivers the file; `force` delivers even when the text did not change. */
@@ -120,7 +133,7 @@ export class FileSubscription implements XdsSubscription {
     const file = this.#opts.path;
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readConfigText(file);
     } catch (e) {
       this.#lastText = undefined;
       recordFailure(this.#stats);

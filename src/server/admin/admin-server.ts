@@ -35,13 +35,16 @@ export class AdminServer {
   }
 
   async #onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    const target = parseRequestTarget(req.url ?? '/');
     let response: AdminResponse;
-    if (url.pathname === '/' || url.pathname === '/help') {
+    if (!target) {
+      // Envoy's codec refuses a target it cannot parse with 400 before admin sees it.
+      response = { status: 400, contentType: 'text/plain; charset=UTF-8', body: 'Bad Request: invalid request target\n' };
+    } else if (target.pathname === '/' || target.pathname === '/help') {
       const body = `admin commands are:\n${ADMIN_HANDLERS.map((h) => `  ${h.path}${h.mutates ? ' (POST)' : ''}: ${h.help}\n`).join('')}`;
       response = { status: 200, contentType: 'text/plain; charset=UTF-8', body };
     } else {
-      const handler = ADMIN_HANDLERS.find((h) => h.path === url.pathname);
+      const handler = ADMIN_HANDLERS.find((h) => h.path === target.pathname);
       if (!handler) {
         response = { status: 404, contentType: 'text/plain; charset=UTF-8', body: `invalid path. admin commands are:\n${ADMIN_HANDLERS.map((h) => `  ${h.path}\n`).join('')}` };
       } else if (handler.mutates && req.method !== 'POST') {
@@ -52,7 +55,7 @@ export class AdminServer {
         };
       } else {
         try {
-          response = await handler.handle(url.searchParams, this.#ctx);
+          response = await handler.handle(target.searchParams, this.#ctx);
         } catch (e) {
           response = { status: 500, contentType: 'text/plain; charset=UTF-8', body: `${(e as Error).message}\n` };
         }
@@ -61,4 +64,21 @@ export class AdminServer {
     res.writeHead(response.status, { 'content-type': response.contentType, 'cache-control': 'no-cache, max-age=0', 'x-content-type-options': 'nosniff' });
     res.end(response.body);
   }
+}
+
+/**
+ * A request target's path and query. Origin-form (`/path?query`) is split by hand: read as a
+ * URL, `//a:99999/` would be a network-path reference with an invalid port. Absolute-form
+ * (`http://host/path`) must parse as a URL; anything else (`*`, `http://[/`) is undefined.
+ */
+export function parseRequestTarget(raw: string): { pathname: string; searchParams: URLSearchParams } | undefined {
+  if (raw.startsWith('/')) {
+    const q = raw.indexOf('?');
+    return q < 0
+      ? { pathname: raw, searchParams: new URLSearchParams() }
+      : { pathname: raw.slice(0, q), searchParams: new URLSearchParams(raw.slice(q + 1)) };
+  }
+  if (!URL.canParse(raw)) return undefined;
+  const url = new URL(raw);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? { pathname: url.pathname, searchParams: url.searchParams } : undefined;
 }

@@ -9,9 +9,10 @@
  * encoding, duplicate name across files) fails the whole load with every problem as
  * `file (line N): path: message`, so the server keeps serving the last good set.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../config/config-error.js';
+import { readConfigText } from '../../config/input-limits.js';
 import { parseConfigText, type ParsedDocument } from '../../config/config-source-file.js';
 import { canonicalJson } from '../stable-hash.js';
 import { checkResource, encodeResources, ResourceEncodeError, type ServedResource } from './resource-store.js';
@@ -56,7 +57,7 @@ export function loadResourceDir(dir: string): DirLoad {
   for (const file of resourceFiles(dir)) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readConfigText(file);
     } catch (e) {
       errors.push(`${file}: cannot read: ${(e as Error).message}`);
       continue;
