@@ -122,7 +122,10 @@ export function binaryToProto3Json(type: protobuf.Type, bytes: Uint8Array, path 
  * their JSON form (a Duration gives a string). Throws ProtoBinaryError for an Any whose
  * bytes do not decode.
  */
-export function messageToProto3Json(type: protobuf.Type, message: object, path = ''): Json {
+export function messageToProto3Json(type: protobuf.Type, message: object | null, path = ''): Json {
+  // protobufjs gives null for a map entry or oneof whose message value was sent empty or left
+  // out: on the wire that is the default message, in proto3 JSON `{}` (found by fuzzing).
+  message ??= EMPTY_MESSAGE;
   const full = fullNameOf(type);
   const wkt = wellKnownToJson(full, type, message as Record<string, unknown>, path);
   if (wkt !== NOT_WKT) return wkt;
@@ -243,6 +246,9 @@ function shortestFloat32(n: number): number {
 
 const NOT_WKT = Symbol('not a well-known type');
 
+/** What an absent sub-message reads as: every field at its default. */
+const EMPTY_MESSAGE: Readonly<Record<string, unknown>> = Object.freeze({});
+
 function field(msg: Record<string, unknown>, name: string): unknown {
   const v = msg[name];
   return v === null ? undefined : v;
@@ -336,7 +342,8 @@ function valueTypeOf(type: protobuf.Type): protobuf.Type {
   return type.fieldsArray[0]!.resolvedType as protobuf.Type; // Struct.fields (map) / ListValue.values
 }
 
-function structToJson(structType: protobuf.Type, msg: Record<string, unknown>, path: string): JsonObject {
+function structToJson(structType: protobuf.Type, msg: Record<string, unknown> | null, path: string): JsonObject {
+  msg ??= EMPTY_MESSAGE;
   const vt = valueTypeOf(structType);
   const out: JsonObject = {};
   for (const [k, v] of Object.entries((field(msg, 'fields') as Record<string, Record<string, unknown>> | undefined) ?? {})) {
@@ -345,10 +352,11 @@ function structToJson(structType: protobuf.Type, msg: Record<string, unknown>, p
   return out;
 }
 
-function valueMessageToJson(vt: protobuf.Type, v: Record<string, unknown>, path: string): Json {
+function valueMessageToJson(vt: protobuf.Type, v: Record<string, unknown> | null, path: string): Json {
+  const value = v ?? EMPTY_MESSAGE;
   const get = (snake: string): unknown => {
     const name = realName(vt, snake);
-    return hasOwn(v, name) ? field(v, name) : undefined;
+    return hasOwn(value, name) ? field(value, name) : undefined;
   };
   const struct = get('struct_value');
   if (struct !== undefined) return structToJson(vt.fields[realName(vt, 'struct_value')]!.resolvedType as protobuf.Type, struct as Record<string, unknown>, path);

@@ -105,17 +105,61 @@ export function protoRoot(): protobuf.Root {
 
 /** Message type by full name (no leading dot), or undefined. */
 export function lookupMessage(fullName: string): protobuf.Type | undefined {
-  const find = (): protobuf.Type | undefined => {
-    try {
-      return protoRoot().lookupType(fullName);
-    } catch {
-      return undefined;
-    }
-  };
+  const find = (): protobuf.Type | undefined => typeAtExactName(protoRoot(), fullName);
   return find() ?? (loadPackageOf(fullName) ? find() : undefined);
 }
 
+/**
+ * The type declared at exactly `fullName`, walking one namespace per name part. Not
+ * protobufjs's lookupType: on a miss that searches every namespace of the tree (about half a
+ * millisecond here), and the names come from configs and control planes, misses included.
+ */
+function typeAtExactName(root: protobuf.Root, fullName: string): protobuf.Type | undefined {
+  let at: protobuf.ReflectionObject | undefined = root;
+  for (const part of fullName.split('.')) {
+    const nested: Record<string, protobuf.ReflectionObject> | undefined = (at as protobuf.Namespace).nested;
+    at = nested !== undefined && Object.prototype.hasOwnProperty.call(nested, part) ? nested[part] : undefined;
+    if (at === undefined) return undefined;
+  }
+  return at instanceof protobuf.Type ? at : undefined;
+}
+
 const loadedDirs = new Set<string>();
+
+let packageDirs: Map<string, string[]> | undefined;
+
+/**
+ * Every directory of the include path that holds .proto files, by its path relative to the
+ * include root ('envoy/extensions/filters/network/redis_proxy/v3' → its files), walked once.
+ * A type name from a config or a control plane is then looked up in memory: an unknown name
+ * costs no file-system probe (a response full of made-up type URLs must not stall main).
+ */
+function protoPackageDirs(): Map<string, string[]> {
+  if (packageDirs) return packageDirs;
+  const found = new Map<string, string[]>();
+  for (const root of includeDirs()) {
+    const pending = [''];
+    while (pending.length > 0) {
+      const rel = pending.pop()!;
+      let entries;
+      try {
+        entries = readdirSync(path.join(root, rel), { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      const files: string[] = [];
+      for (const e of entries) {
+        const child = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.isDirectory()) pending.push(child);
+        else if (e.name.endsWith('.proto')) files.push(child);
+      }
+      // The first include directory that has the package wins, as in resolvePath.
+      if (files.length > 0 && !found.has(rel)) found.set(rel, files);
+    }
+  }
+  packageDirs = found;
+  return found;
+}
 
 /**
  * Loads the vendored .proto files of the package directory `fullName` would be declared in
@@ -126,12 +170,10 @@ function loadPackageOf(fullName: string): boolean {
   const parts = fullName.split('.');
   for (let n = parts.length - 1; n > 0; n--) {
     const rel = parts.slice(0, n).join('/');
-    const dir = includeDirs().map((d) => path.join(d, rel)).find((d) => existsSync(d));
-    if (!dir) continue;
-    if (loadedDirs.has(dir)) return false;
-    loadedDirs.add(dir);
-    const files = readdirSync(dir).filter((f) => f.endsWith('.proto')).map((f) => `${rel}/${f}`);
-    if (files.length === 0) return false;
+    const files = protoPackageDirs().get(rel);
+    if (!files) continue;
+    if (loadedDirs.has(rel)) return false;
+    loadedDirs.add(rel);
     try {
       protoRoot().loadSync(files, { keepCase: true });
       protoRoot().resolveAll();

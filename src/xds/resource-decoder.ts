@@ -61,20 +61,24 @@ export function decodeAnyResources(type: XdsResourceType, anys: readonly AnyByte
     }
     try {
       if (sameMessageType(any.type_url, RESOURCE_WRAPPER_TYPE_URL)) {
-        const w = unwrapResource(any, path);
+        const w = unwrapResource(any, type.typeUrl, path);
         if ('message' in w) items.push(w);
         else items.push({ json: binaryToProto3Json(w.type, w.inner.value, path), typeUrl: w.inner.type_url, name: w.name, version: w.version });
         return;
       }
-      const t = lookupTypeUrl(any.type_url);
-      if (!t || !sameMessageType(any.type_url, type.typeUrl)) {
+      // The subscribed type first: a type URL that cannot match is refused without a registry
+      // look-up (an unknown name would make the registry search the vendored proto tree).
+      const t = sameMessageType(any.type_url, type.typeUrl) ? lookupTypeUrl(any.type_url) : undefined;
+      if (!t) {
         items.push({ path, message: `type URL "${any.type_url}" does not match the subscribed type ${type.typeUrl}` });
         return;
       }
       items.push({ json: binaryToProto3Json(t, any.value, path), typeUrl: any.type_url });
     } catch (e) {
+      // Whatever a control plane sends, the answer is a NACK naming the resource, never an
+      // exception out of the stream's data handler.
       if (e instanceof ProtoBinaryError) items.push({ path: e.path || path, message: e.detail });
-      else throw e;
+      else items.push({ path, message: `the resource could not be decoded: ${(e as Error).message}` });
     }
   });
   return checkAll(type, items, versionInfo);
@@ -118,6 +122,7 @@ export function decodeJsonResources(type: XdsResourceType, resources: readonly u
 
 function unwrapResource(
   any: AnyBytes,
+  subscribedTypeUrl: string,
   path: string,
 ): { type: NonNullable<ReturnType<typeof lookupTypeUrl>>; inner: AnyBytes; name: string | undefined; version: string | undefined } | ResourceProblem {
   const wrapperType = lookupMessage('envoy.service.discovery.v3.Resource');
@@ -128,6 +133,9 @@ function unwrapResource(
     resource?: { type_url?: string; value?: Uint8Array } | null;
   };
   if (!w.resource || !w.resource.type_url) return { path: fieldPath(path, 'resource'), message: 'a Resource wrapper without a resource' };
+  if (!sameMessageType(w.resource.type_url, subscribedTypeUrl)) {
+    return { path: fieldPath(path, 'resource.@type'), message: `type URL "${w.resource.type_url}" does not match the subscribed type ${subscribedTypeUrl}` };
+  }
   const type = lookupTypeUrl(w.resource.type_url);
   if (!type) return { path: fieldPath(path, 'resource.@type'), message: `unknown or unsupported type "${w.resource.type_url}"` };
   return {
