@@ -1441,7 +1441,8 @@ export class Http1Parser<H extends Http1Head> {
           }
           break;
         case 7:
-          if (name === 'upgrade') upgradeValue = headers[k + 1]!;
+          // The first Upgrade that names something: an empty one names no protocol.
+          if (name === 'upgrade' && upgradeValue === null && headers[k + 1]!.length > 0) upgradeValue = headers[k + 1]!;
           break;
         case 6:
           if (name === 'expect') {
@@ -1480,10 +1481,9 @@ export class Http1Parser<H extends Http1Head> {
       upgrade =
         isConnect ||
         ((connection & CONN_UPGRADE) !== 0 &&
+          // Without an Upgrade that names a protocol this is a plain request, as llhttp and Envoy
+          // read it (read as an upgrade, the rest of the connection would become a raw tunnel).
           upgradeValue !== null &&
-          // An empty Upgrade names no protocol: a plain request, as llhttp and Envoy read it.
-          // (Read as an upgrade, the rest of the connection would become an uninspected tunnel.)
-          upgradeValue.length > 0 &&
           !equalsLower(upgradeValue, 0, upgradeValue.length, 'h2c'));
       if (upgrade) bodyKind = 'tunnel';
       else if (hasTe) bodyKind = 'chunked';
