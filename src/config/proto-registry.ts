@@ -127,6 +127,8 @@ function typeAtExactName(root: protobuf.Root, fullName: string): protobuf.Type |
 const loadedDirs = new Set<string>();
 
 let packageDirs: Map<string, string[]> | undefined;
+/** The most parts a package directory has (envoy/extensions/filters/network/x/v3: 6). */
+let deepestPackage = 0;
 
 /**
  * Every directory of the include path that holds .proto files, by its path relative to the
@@ -154,7 +156,10 @@ function protoPackageDirs(): Map<string, string[]> {
         else if (e.name.endsWith('.proto')) files.push(child);
       }
       // The first include directory that has the package wins, as in resolvePath.
-      if (files.length > 0 && !found.has(rel)) found.set(rel, files);
+      if (files.length > 0 && !found.has(rel)) {
+        found.set(rel, files);
+        deepestPackage = Math.max(deepestPackage, rel.split('/').length);
+      }
     }
   }
   packageDirs = found;
@@ -168,9 +173,12 @@ function protoPackageDirs(): Map<string, string[]> {
  */
 function loadPackageOf(fullName: string): boolean {
   const parts = fullName.split('.');
-  for (let n = parts.length - 1; n > 0; n--) {
+  const dirs = protoPackageDirs();
+  // Only prefixes as deep as a real package are tried: a name of thousands of parts costs no
+  // more than a short one (the prefixes are built from the longest down, each a new string).
+  for (let n = Math.min(parts.length - 1, deepestPackage); n > 0; n--) {
     const rel = parts.slice(0, n).join('/');
-    const files = protoPackageDirs().get(rel);
+    const files = dirs.get(rel);
     if (!files) continue;
     if (loadedDirs.has(rel)) return false;
     loadedDirs.add(rel);

@@ -88,10 +88,12 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     reason:
       'A HTAB around the value of Content-Length or Connection: Courier strips it (RFC 9110 §5.5: OWS is SP or ' +
       'HTAB; Envoy\'s parser trims both) and reads the number or the option; llhttp takes only SP there, so it ' +
-      'refuses the length (HPE_INVALID_CONTENT_LENGTH) or misses the "close"',
+      'refuses the length (HPE_INVALID_CONTENT_LENGTH) or misses the "close" or "upgrade"',
     applies: (d) =>
       head(d.ours) &&
-      (llhttpRefused(d, 'HPE_INVALID_CONTENT_LENGTH') || (/ ka=0$/.test(d.ours) && / ka=1$/.test(d.theirs))) &&
+      (llhttpRefused(d, 'HPE_INVALID_CONTENT_LENGTH') ||
+        (/ ka=0$/.test(d.ours) && / ka=1$/.test(d.theirs)) ||
+        (/ up=1$/.test(d.ours) && / ka=\d$/.test(d.theirs))) &&
       /\r\n(content-length|connection):[ \t]*\t[^\r\n]*\r\n|\r\n(content-length|connection):[^\r\n]*\t[ \t]*\r\n/i.test(d.input.toString('latin1')),
   },
   {
