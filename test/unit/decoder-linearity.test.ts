@@ -4,10 +4,10 @@
  * MetaProtocol adapter with the Dubbo and Thrift codecs in every transport and protocol, and a
  * user codec, the toy example, through the same adapter) is timed on pathological inputs of
  * sizes n, 2n, 4n and 8n, fed in 4 KiB reads as a socket would deliver them. Linear growth makes
- * time(8n)/time(n) about 8 (less when fixed costs show); quadratic growth makes it about 64.
- * Only that ratio is asserted, never an absolute time: each size is timed in CPU time (not wall
- * time), as the minimum of several interleaved rounds, and the threshold (20) leaves room for a
- * noisy shared machine. COURIER_TEST_VERBOSE=1 prints every ratio.
+ * each doubling cost about 2× the time; quadratic growth makes it about 4×. Only the median
+ * of those ratios is asserted (MAX_DOUBLING), never an absolute time: each size is timed in CPU
+ * time (not wall time), as the minimum of several interleaved rounds, so a noisy shared machine
+ * does not decide the result. COURIER_TEST_VERBOSE=1 prints every ratio.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +30,14 @@ const READ_BYTES = 4096;
 const SCALES = [1, 2, 4, 8] as const;
 const ROUNDS = 3;
 const ATTEMPTS = 3;
-const MAX_RATIO = Number(process.env["COURIER_TEST_MAX_RATIO"] ?? 20);
+/**
+ * Each doubling of the input multiplies the time by about 2 when decoding is linear and by about
+ * 4 when it is quadratic (issue 9's defects: 3.8-4.1). The median of the three doublings is
+ * asserted, so one step of a linear decoder out of the CPU caches, or into costlier garbage
+ * collection (seen here: ×4 from 4.8 to 9.5 MB of framed Thrift, ×2 at every other doubling),
+ * does not read as growth, while a quadratic decoder shows it at every doubling.
+ */
+const MAX_DOUBLING = Number(process.env["COURIER_TEST_MAX_DOUBLING"] ?? 3);
 /** Short timings are mostly noise: repeat runs until a timing at n takes this long. */
 const MIN_TIMING_MS = 15;
 
@@ -72,7 +79,7 @@ function timeMs(run: () => void, iterations: number): number {
 
 /**
  * Times `run` on inputs built at each scale (cut into reads beforehand) and fails if
- * time(8n)/time(n) is above MAX_RATIO. The scales are timed in interleaved rounds and each keeps
+ * the median time ratio of its doublings is MAX_DOUBLING or more. The scales are timed in interleaved rounds and each keeps
  * its best, so a burst of load on the machine cannot land on one size only.
  */
 function assertLinear(label: string, build: (scale: number) => Buffer, run: (input: readonly Buffer[]) => void): void {
@@ -90,16 +97,17 @@ function assertLinear(label: string, build: (scale: number) => Buffer, run: (inp
   // A burst of load or a GC can still spoil one measurement; quadratic growth fails every one.
   let ratio = Infinity;
   let detail = '';
-  for (let attempt = 0; attempt < ATTEMPTS && ratio >= MAX_RATIO; attempt++) {
+  for (let attempt = 0; attempt < ATTEMPTS && ratio >= MAX_DOUBLING; attempt++) {
     for (const input of inputs) input.best = Infinity;
     for (let round = 0; round < ROUNDS; round++) {
       for (const input of inputs) input.best = Math.min(input.best, timeMs(() => run(input.chunks), iterations));
     }
-    ratio = inputs[inputs.length - 1]!.best / first.best;
+    const doublings = inputs.slice(1).map((t, i) => t.best / inputs[i]!.best).sort((a, b) => a - b);
+    ratio = doublings[Math.floor(doublings.length / 2)]!;
     detail = inputs.map((t) => `${t.bytes} B: ${t.best.toFixed(2)} ms`).join(', ');
-    if (process.env['COURIER_TEST_VERBOSE']) console.log(`${label}: ${ratio.toFixed(1)} (${detail})`);
+    if (process.env['COURIER_TEST_VERBOSE']) console.log(`${label}: ×${ratio.toFixed(2)} per doubling (${detail})`);
   }
-  assert.ok(ratio < MAX_RATIO, `${label}: time(8n)/time(n) = ${ratio.toFixed(1)} in each of ${ATTEMPTS} attempts (last: ${detail})`);
+  assert.ok(ratio < MAX_DOUBLING, `${label}: time grew ×${ratio.toFixed(2)} per doubling (median) in each of ${ATTEMPTS} attempts (last: ${detail})`);
 }
 
 // --------------------------------------------------------------------------------------------
@@ -259,8 +267,10 @@ test('MetaProtocol Thrift codec: every transport and protocol decodes a stream i
       const one = thriftCall(transport, protocolName, shape, THRIFT_UNITS[shape] / 64);
       assertLinear(
         `thrift ${transport} ${protocolName}, many messages, ${shape}`,
-        (scale) => Buffer.concat(Array.from({ length: 128 * scale }, () => one)),
-        (input) => assert.ok(decodeAll<MetaFrame>(protocol, input, () => {}) >= 128),
+        // 512 messages (about 1 MB) at n: smaller streams stay in the CPU caches at n only,
+        // and the step out of them read as a ratio of 20-28 for a linear decoder.
+        (scale) => Buffer.concat(Array.from({ length: 512 * scale }, () => one)),
+        (input) => assert.ok(decodeAll<MetaFrame>(protocol, input, () => {}) >= 512),
       );
     }
   }
