@@ -1102,9 +1102,14 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
   }
 
+  /** Trailers go on, sanitised, only with http_protocol_options.enable_trailers (Envoy's default drops them). */
+  #trailersToForward(received: string[] | undefined): string[] | undefined {
+    return this.#shared.options.enableTrailers ? sanitizeTrailers(received) : undefined;
+  }
+
   onRequestComplete(received: string[] | undefined): void {
     this.requestDone = true;
-    const trailers = received !== undefined && this.#shared.options.enableTrailers ? sanitizeTrailers(received) : undefined;
+    const trailers = this.#trailersToForward(received);
     this.#requestTrailers = trailers;
     const up = this.#upstream;
     if (up && this.#tunnel) {
@@ -1245,8 +1250,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     this.#flushPendingHead();
     if (this.#chunkedDown) {
-      const forwarded = trailers !== undefined && this.#shared.options.enableTrailers ? sanitizeTrailers(trailers) : undefined;
-      this.#down.writeCoalesced(encodeLastChunk(forwarded));
+      this.#down.writeCoalesced(encodeLastChunk(this.#trailersToForward(trailers)));
     }
     // Answered before the whole request was sent: that upstream connection cannot be reused
     // (reset closes it); the rest of the request body is read and dropped.
