@@ -280,8 +280,10 @@ function wellKnownToJson(full: string, type: protobuf.Type, msg: Record<string, 
       return ((field(msg, 'paths') as string[] | undefined) ?? [])
         .map((p) => p.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()))
         .join(',');
-    case 'google.protobuf.Any':
-      return nestedAnyToJson(String(field(msg, 'type_url') ?? ''), (field(msg, 'value') as Uint8Array | undefined) ?? new Uint8Array(0), path);
+    case 'google.protobuf.Any': {
+      const typeUrl = String(field(msg, 'type_url') ?? '');
+      return nestedAnyToJson(typeUrl, (field(msg, 'value') as Uint8Array | undefined) ?? new Uint8Array(0), path, anyType(typeUrl));
+    }
     default:
       return NOT_WKT;
   }
@@ -379,9 +381,13 @@ function valueMessageToJson(vt: protobuf.Type, v: Record<string, unknown> | null
 
 /** An Any's bytes → `{"@type": url, ...}` (depth checked as in binaryToProto3Json). */
 export function anyToJson(typeUrl: string, bytes: Uint8Array, path = ''): JsonObject {
-  const type = typeUrl === '' ? undefined : lookupTypeUrl(typeUrl);
+  const type = anyType(typeUrl);
   if (type) checkProtoDepth(type, bytes, path);
-  return nestedAnyToJson(typeUrl, bytes, path);
+  return nestedAnyToJson(typeUrl, bytes, path, type);
+}
+
+function anyType(typeUrl: string): protobuf.Type | undefined {
+  return typeUrl === '' ? undefined : lookupTypeUrl(typeUrl);
 }
 
 function checkProtoDepth(type: protobuf.Type, bytes: Uint8Array, path: string): void {
@@ -392,8 +398,7 @@ function checkProtoDepth(type: protobuf.Type, bytes: Uint8Array, path: string): 
 }
 
 /** An Any inside bytes already checked by checkProtoDepth; recursion goes through `messageToProto3Json`. */
-function nestedAnyToJson(typeUrl: string, bytes: Uint8Array, path: string): JsonObject {
-  const type = typeUrl === '' ? undefined : lookupTypeUrl(typeUrl);
+function nestedAnyToJson(typeUrl: string, bytes: Uint8Array, path: string, type: protobuf.Type | undefined): JsonObject {
   if (!type) return { '@type': typeUrl };
   let inner: protobuf.Message;
   try {
