@@ -37,6 +37,10 @@ export interface ServerOptions {
   /** ... or its text (tests, embedding); `configName` names it in errors. */
   configText?: string;
   configName?: string;
+  /** `--config-yaml` with `-c`: merged over the file, as Envoy does. */
+  configOverlayYaml?: string;
+  /** `--mode validate`: load to check only (some refusals become warnings). */
+  validateOnly?: boolean;
   concurrency: number;
   /** Main and one worker in this process (tests, embedding): same code paths, no fork. */
   inProcess?: boolean;
@@ -162,9 +166,10 @@ export class Server {
   /** Loads and checks the config; throws ConfigError naming every problem. */
   static load(opts: ServerOptions): LoadedBootstrap {
     const filters = networkFilterRegistry();
-    if (opts.configText !== undefined) return loadBootstrapText(opts.configText, opts.configName ?? '<inline>', filters);
+    const options = { overlayYaml: opts.configOverlayYaml, validateOnly: opts.validateOnly };
+    if (opts.configText !== undefined) return loadBootstrapText(opts.configText, opts.configName ?? '<inline>', filters, options);
     if (!opts.configPath) throw new Error('no config given: use -c/--config-path FILE');
-    return loadBootstrapFile(opts.configPath, filters);
+    return loadBootstrapFile(opts.configPath, filters, options);
   }
 
   /**
@@ -200,6 +205,7 @@ export class Server {
 
   async #start(): Promise<void> {
     const config = this.bootstrap.config;
+    for (const w of this.bootstrap.warnings) this.log.log('warning', `config: ${w}`);
     this.#setState('INITIALIZING');
     this.stats.gauge('server.concurrency').set(this.#opts.inProcess ? 1 : this.#opts.concurrency);
     this.stats.counter('server.worker_restarts');
