@@ -68,6 +68,8 @@ export interface MainConfigContext {
    * CDS would deliver are not fetched), never an error; see config/cluster-references.ts.
    */
   readonly validateOnly?: boolean | undefined;
+  /** Directory of the config file, for relative paths in it (a codec module); cwd when unset. */
+  readonly configDir?: string | undefined;
   /** Parses an access_log list entry into plain data, reporting problems. */
   parseAccessLog(proto: Record<string, unknown>, problems: ProblemSink): unknown;
   /**

@@ -2,6 +2,7 @@
  * Bootstrap loading: file → checked proto values → ServerConfig. Runs on the main process.
  * Every problem is gathered first; then one ConfigError lists them all with paths and lines.
  */
+import path from 'node:path';
 import type { MainConfigContext, NetworkFilterConfigFactory } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
 import { ConfigError, formatProblem, ProblemCollector, type ConfigProblem } from './config-error.js';
@@ -33,6 +34,9 @@ export interface LoadedBootstrap {
   raw: unknown;
   /** What loads but the user should hear about, one line each (`file: path (line N): message`). */
   warnings: string[];
+  /** The file (or `--config-yaml`), and the line of a field path in it: for problems found later. */
+  source: string;
+  lineOf(path: string): number | undefined;
 }
 
 export interface BootstrapLoadOptions {
@@ -40,10 +44,12 @@ export interface BootstrapLoadOptions {
   overlayYaml?: string | undefined;
   /** `--mode validate`: what only serving would refuse (unknown clusters) is a warning. */
   validateOnly?: boolean | undefined;
+  /** Relative paths in the config (a codec module) are resolved against this; set from the file. */
+  configDir?: string | undefined;
 }
 
 export function loadBootstrapFile(file: string, filters: Registry<NetworkFilterConfigFactory>, options: BootstrapLoadOptions = {}): LoadedBootstrap {
-  return loadBootstrapDocument(readConfigFile(file), filters, options);
+  return loadBootstrapDocument(readConfigFile(file), filters, { configDir: path.dirname(path.resolve(file)), ...options });
 }
 
 export function loadBootstrapText(
@@ -77,11 +83,11 @@ function loadBootstrapDocument(doc: ParsedDocument, filters: Registry<NetworkFil
     };
   }
   if (isEmptyConfig(json)) warnings.push(formatProblem({ path: '', message: 'the config is empty: no listeners, clusters or admin; Courier would start and serve nothing' }, doc.source));
-  const checked = checkDocument(type, json, () => undefined, (value, problems) => translateBootstrap(value, problems, filters, options.validateOnly));
+  const checked = checkDocument(type, json, () => undefined, (value, problems) => translateBootstrap(value, problems, filters, options.validateOnly, options.configDir));
   const located = (p: ConfigProblem): ConfigProblem => ({ ...p, ...lineOf(p.path) });
   warnings.push(...checked.warnings.map((w) => formatProblem(located(w), doc.source)));
   if (!checked.value) throw new ConfigError(checked.problems.map(located), doc.source);
-  return { config: checked.value, raw: json, warnings };
+  return { config: checked.value, raw: json, warnings, source: doc.source, lineOf: (p) => lineOf(p).line };
 }
 
 function isEmptyConfig(json: unknown): boolean {
@@ -93,6 +99,7 @@ export function translateBootstrap(
   problems: ProblemCollector,
   filters: Registry<NetworkFilterConfigFactory>,
   validateOnly = false,
+  configDir?: string,
 ): ServerConfig | undefined {
   rejectUnsupported(b, SUPPORTED_BOOTSTRAP_FIELDS, 'Bootstrap', problems);
   const node = obj(b['node']) ?? {};
@@ -145,7 +152,7 @@ export function translateBootstrap(
   }
 
   const rds = new Map<string, RdsProviderConfig>();
-  const ctx = listenerConfigContext(sourceContext, clusterNames, rds, validateOnly);
+  const ctx = listenerConfigContext(sourceContext, clusterNames, rds, validateOnly, configDir);
   const listeners: ListenerConfig[] = [];
   const listenerNames = new Set<string>();
   const listenerAddresses = new Set<string>();
@@ -193,6 +200,7 @@ export function listenerConfigContext(
   clusterNames: ReadonlySet<string>,
   rds: Map<string, RdsProviderConfig>,
   validateOnly = false,
+  configDir?: string,
 ): MainConfigContext {
   const registerRds: MainConfigContext['registerRds'] = (cs, routeConfigName, statPrefix, p, kind = 'http') => {
     const source = parseConfigSource(cs, p, sources);
@@ -201,5 +209,5 @@ export function listenerConfigContext(
     if (!rds.has(key)) rds.set(key, { key, routeConfigName, source, statPrefix, kind });
     return key;
   };
-  return { clusterNames, parseAccessLog, registerRds, validateOnly };
+  return { clusterNames, parseAccessLog, registerRds, validateOnly, configDir };
 }

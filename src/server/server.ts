@@ -18,6 +18,7 @@ import { Logger, type LogLevel } from '../common/logger.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { StatsStore } from '../common/stats/stats-store.js';
 import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
+import { ConfigError } from '../config/config-error.js';
 import { parseCluster } from '../config/cluster-config.js';
 import type { ConfigSourceContext } from '../xds/config-source.js';
 import { networkFilterRegistry } from '../extensions/all.js';
@@ -178,8 +179,13 @@ export class Server {
    */
   static async prepare(bootstrap: LoadedBootstrap): Promise<void> {
     const filters = networkFilterRegistry();
-    const chains = bootstrap.config.listeners.flatMap((l) => l.filterChains);
-    await Promise.all(chains.flatMap((chain) => chain.filters.map((f) => filters.get(f.factory)?.prepare?.(f.config))));
+    await Promise.all(
+      bootstrap.config.listeners.flatMap((l, i) =>
+        l.filterChains.flatMap((chain, j) =>
+          chain.filters.map((f, k) => prepareProblem(bootstrap, `static_resources.listeners[${i}].filter_chains[${j}].filters[${k}].typed_config`, filters.get(f.factory)?.prepare?.(f.config))),
+        ),
+      ),
+    );
   }
 
   static async start(opts: ServerOptions): Promise<Server> {
@@ -339,5 +345,16 @@ export class Server {
       this.#stoppedResolve();
     })();
     return this.#shutdown;
+  }
+}
+
+/** A filter's `prepare` failure as a ConfigError naming the field and its line in the bootstrap. */
+async function prepareProblem(bootstrap: LoadedBootstrap, filterPath: string, prepared: Promise<void> | undefined): Promise<void> {
+  try {
+    await prepared;
+  } catch (e) {
+    const field = (e as { configField?: unknown }).configField;
+    const path = typeof field === 'string' ? `${filterPath}.${field}` : filterPath;
+    throw new ConfigError([{ path, message: (e as Error).message, line: bootstrap.lineOf(path) }], bootstrap.source);
   }
 }
