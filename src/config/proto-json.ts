@@ -172,6 +172,9 @@ export class ProtoJsonDecoder {
       }
       const value = this.field(field, raw, childPath, level + 1);
       if (value !== undefined) out[field.name] = value;
+      // A single value given for a list is written back as the list it stands for, so the
+      // config as loaded (/config_dump) is proto3 JSON. Rare: only then is the input touched.
+      if (field.repeated && !field.map && !Array.isArray(raw) && raw !== null && raw !== undefined) json[key] = [raw];
     }
     // Required oneofs and required message fields.
     for (const oneof of type.oneofsArray) {
@@ -411,6 +414,8 @@ export class ProtoJsonDecoder {
     const { ['@type']: _omit, ...rest } = json;
     const isWkt = SPECIAL_JSON_TYPES.has(factsOf(type).fullName);
     const inner = isWkt ? this.message(type, rest['value'], fieldPath(path, 'value'), level + 1) : this.message(type, rest, path, level);
+    // Lists the decoder wrote back into the copy (see message()) go to the input too.
+    if (!isWkt) for (const k in rest) if (rest[k] !== json[k]) json[k] = rest[k];
     if (inner === undefined) return undefined;
     if (isWkt) return { '@type': typeUrl, value: inner as Plain };
     return { '@type': typeUrl, ...inner };
