@@ -197,12 +197,28 @@ function loadPackageOf(fullName: string): boolean {
     try {
       protoRoot().loadSync(files, { keepCase: true });
       protoRoot().resolveAll();
+      loadedFiles.push(...files);
       return true;
     } catch {
+      // Found but broken (a file that does not parse): the shared root may hold half of it, so
+      // it is rebuilt from what loaded before. Types already handed out stay valid.
+      rebuildRoot();
       return false;
     }
   }
   return false;
+}
+
+/** Files of packages loaded on demand, in order, for rebuildRoot. */
+const loadedFiles: string[] = [];
+
+function rebuildRoot(): void {
+  cached = undefined;
+  const root = protoRoot();
+  if (loadedFiles.length > 0) {
+    root.loadSync(loadedFiles, { keepCase: true });
+    root.resolveAll();
+  }
 }
 
 /** Files whose whole import closure was found (or that were loaded already). */
