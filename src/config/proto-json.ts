@@ -175,6 +175,9 @@ export class ProtoJsonDecoder {
       // A single value given for a list is written back as the list it stands for, so the
       // config as loaded (/config_dump) is proto3 JSON. Rare: only then is the input touched.
       if (field.repeated && !field.map && !Array.isArray(raw) && raw !== null && raw !== undefined) json[key] = [raw];
+      // Likewise an enum written in lower case or by number becomes its name (a decoded string
+      // differs from its input only for enums).
+      else if (typeof value === 'string' && value !== raw) json[key] = value;
     }
     // Required oneofs and required message fields.
     for (const oneof of type.oneofsArray) {

@@ -113,8 +113,12 @@ static_resources:
       s.end(`hello through ${l.name}`);
       assert.equal((await got).toString(), `hello through ${l.name}`);
     }
+    // The config as loaded, in proto3 JSON: lists for the single values, enum names as Envoy spells them.
     const dump = await get('/config_dump');
     assert.match(dump, /from-overlay/);
+    assert.match(dump, /"clusters":\s*\[/);
+    assert.match(dump, /"type":\s*"STATIC"/);
+    assert.match(dump, /"lb_policy":\s*"ROUND_ROBIN"/);
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');
     await exited;
