@@ -16,7 +16,8 @@ const HELP = `USAGE: courier [options]
        courier xds-server --dir DIR --port N [--host ADDR]   (an xDS management server; --help)
 
   -c, --config-path FILE     Envoy v3 bootstrap (YAML or JSON)
-      --config-yaml YAML     bootstrap given inline (used when no --config-path)
+      --config-yaml YAML     bootstrap given inline; with --config-path, merged over
+                             the file (scalars replace, lists append, as Envoy)
       --concurrency N        worker processes (default: number of cores, ${os.availableParallelism()})
       --mode serve|validate  validate checks the config and exits 0 (valid) or 1 (invalid)
       --admin-address-path F write the admin address (host:port) to F once listening
@@ -133,17 +134,21 @@ export async function main(argv: string[]): Promise<void> {
       log_level: cli.logLevel,
     },
   };
-  if (cli.configPath) opts.configPath = cli.configPath;
-  else {
+  if (cli.configPath) {
+    opts.configPath = cli.configPath;
+    if (cli.configYaml !== undefined) opts.configOverlayYaml = cli.configYaml;
+  } else {
     opts.configText = cli.configYaml!;
     opts.configName = '--config-yaml';
   }
   if (cli.mode === 'validate') {
     try {
-      const bootstrap = Server.load(opts);
+      const bootstrap = Server.load({ ...opts, validateOnly: true });
+      for (const w of bootstrap.warnings) process.stderr.write(`warning: ${w}\n`);
       await Server.prepare(bootstrap);
       // The xDS files it names (LDS, CDS, EDS, RDS by path) are checked too, when present.
       const files = checkXdsFiles(bootstrap.config, networkFilterRegistry());
+      for (const w of files.warnings) process.stderr.write(`warning: ${w}\n`);
       if (files.problems.length > 0) {
         process.stderr.write(`${files.problems.join('\n')}\n`);
         process.exit(1);

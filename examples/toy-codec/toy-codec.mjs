@@ -1,8 +1,9 @@
 // A complete MetaProtocol codec for "toy", a small length-prefixed RPC protocol: the worked
 // example of docs/meta-protocol-codec.md. Courier loads it with
 //
-//   protocol: { name: toy, codec: { name: toy, module: ./examples/toy-codec/toy-codec.mjs } }
+//   protocol: { name: toy, codec: { name: toy, module: ./toy-codec/toy-codec.mjs } }
 //
+// (a module path is relative to the config file naming it: examples/meta-protocol-toy.yaml)
 // and gives toy routing on metadata, load balancing, multiplexing, timeouts, retries,
 // mirroring, rate limits, mutation, stats and access logs. The codec only cuts, describes and
 // writes frames.

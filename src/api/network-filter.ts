@@ -54,6 +54,8 @@ export type NetworkFilterFactoryCb = (manager: FilterManager, connection: Connec
 /** Reporting config problems by field path (implemented by src/config/config-error.ts). */
 export interface ProblemSink {
   add(relPath: string, message: string): void;
+  /** Something that loads but deserves a word (shown by `--mode validate`, logged at start). */
+  warn?(relPath: string, message: string): void;
   at(relPath: string): ProblemSink;
 }
 
@@ -61,6 +63,13 @@ export interface ProblemSink {
 export interface MainConfigContext {
   /** Names of statically known clusters (for early warnings; tcp_proxy allows unknown ones). */
   readonly clusterNames: ReadonlySet<string>;
+  /**
+   * True under `--mode validate`: a cluster name no cluster has is a warning there (clusters
+   * CDS would deliver are not fetched), never an error; see config/cluster-references.ts.
+   */
+  readonly validateOnly?: boolean | undefined;
+  /** Directory of the config file, for relative paths in it (a codec module); cwd when unset. */
+  readonly configDir?: string | undefined;
   /** Parses an access_log list entry into plain data, reporting problems. */
   parseAccessLog(proto: Record<string, unknown>, problems: ProblemSink): unknown;
   /**

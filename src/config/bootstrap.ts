@@ -2,9 +2,12 @@
  * Bootstrap loading: file → checked proto values → ServerConfig. Runs on the main process.
  * Every problem is gathered first; then one ConfigError lists them all with paths and lines.
  */
+import path from 'node:path';
 import type { MainConfigContext, NetworkFilterConfigFactory } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
-import { ConfigError, ProblemCollector } from './config-error.js';
+import { ConfigError, formatProblem, ProblemCollector, type ConfigProblem } from './config-error.js';
+import { checkDocument } from './config-check.js';
+import { mergeProtoJson } from './proto-merge.js';
 import { readConfigFile, parseConfigText, type ParsedDocument } from './config-source-file.js';
 import { decodeMessage, type PlainObject } from './proto-json.js';
 import { protoRoot } from './proto-registry.js';
@@ -29,32 +32,74 @@ export interface LoadedBootstrap {
   config: ServerConfig;
   /** The checked bootstrap as proto3 JSON, for /config_dump. */
   raw: unknown;
+  /** What loads but the user should hear about, one line each (`file: path (line N): message`). */
+  warnings: string[];
+  /** The file (or `--config-yaml`), and the line of a field path in it: for problems found later. */
+  source: string;
+  lineOf(path: string): number | undefined;
 }
 
-export function loadBootstrapFile(file: string, filters: Registry<NetworkFilterConfigFactory>): LoadedBootstrap {
-  return loadBootstrapDocument(readConfigFile(file), filters);
+export interface BootstrapLoadOptions {
+  /** `--config-yaml` given with `-c`: merged over the file as Envoy does (MergeFrom). */
+  overlayYaml?: string | undefined;
+  /** `--mode validate`: what only serving would refuse (unknown clusters) is a warning. */
+  validateOnly?: boolean | undefined;
+  /** Relative paths in the config (a codec module) are resolved against this; set from the file. */
+  configDir?: string | undefined;
 }
 
-export function loadBootstrapText(text: string, source: string, filters: Registry<NetworkFilterConfigFactory>): LoadedBootstrap {
-  return loadBootstrapDocument(parseConfigText(text, source), filters);
+export function loadBootstrapFile(file: string, filters: Registry<NetworkFilterConfigFactory>, options: BootstrapLoadOptions = {}): LoadedBootstrap {
+  return loadBootstrapDocument(readConfigFile(file), filters, { configDir: path.dirname(path.resolve(file)), ...options });
 }
 
-function loadBootstrapDocument(doc: ParsedDocument, filters: Registry<NetworkFilterConfigFactory>): LoadedBootstrap {
+export function loadBootstrapText(
+  text: string,
+  source: string,
+  filters: Registry<NetworkFilterConfigFactory>,
+  options: BootstrapLoadOptions = {},
+): LoadedBootstrap {
+  return loadBootstrapDocument(parseConfigText(text, source), filters, options);
+}
+
+/**
+ * Decodes and translates in one run (config-check.ts), so decode problems and unsupported
+ * features are listed together; the overlay (`--config-yaml`) is checked on its own first,
+ * so its problems name its own lines.
+ */
+function loadBootstrapDocument(doc: ParsedDocument, filters: Registry<NetworkFilterConfigFactory>, options: BootstrapLoadOptions): LoadedBootstrap {
   const type = protoRoot().lookupType('envoy.config.bootstrap.v3.Bootstrap');
-  const decoded = decodeMessage(type, doc.value ?? {});
-  const withLines = (problems: Array<{ path: string; message: string }>): ConfigError =>
-    new ConfigError(problems.map((p) => ({ ...p, line: doc.lineOf(p.path) })), doc.source);
-  if (!decoded.value) throw withLines(decoded.problems);
-  const problems = new ProblemCollector();
-  const config = translateBootstrap(decoded.value, problems, filters);
-  if (!problems.ok || !config) throw withLines(problems.problems);
-  return { config, raw: doc.value };
+  const warnings = doc.warnings.map((w) => formatProblem(w, doc.source));
+  let json: unknown = doc.value ?? {};
+  let lineOf = (p: string): { line?: number | undefined; source?: string | undefined } => ({ line: doc.lineOf(p) });
+  if (options.overlayYaml !== undefined) {
+    const overlay = parseConfigText(options.overlayYaml, '--config-yaml');
+    warnings.push(...overlay.warnings.map((w) => formatProblem(w, overlay.source)));
+    const own = decodeMessage(type, overlay.value ?? {});
+    if (own.problems.length > 0) throw new ConfigError(own.problems.map((p) => ({ ...p, line: overlay.lineOf(p.path) })), overlay.source);
+    json = mergeProtoJson(type, json, overlay.value);
+    lineOf = (p) => {
+      const line = overlay.ownLineOf(p);
+      return line !== undefined ? { line, source: overlay.source } : { line: doc.lineOf(p) };
+    };
+  }
+  if (isEmptyConfig(json)) warnings.push(formatProblem({ path: '', message: 'the config is empty: no listeners, clusters or admin; Courier would start and serve nothing' }, doc.source));
+  const checked = checkDocument(type, json, () => undefined, (value, problems) => translateBootstrap(value, problems, filters, options.validateOnly, options.configDir));
+  const located = (p: ConfigProblem): ConfigProblem => ({ ...p, ...lineOf(p.path) });
+  warnings.push(...checked.warnings.map((w) => formatProblem(located(w), doc.source)));
+  if (!checked.value) throw new ConfigError(checked.problems.map(located), doc.source);
+  return { config: checked.value, raw: json, warnings, source: doc.source, lineOf: (p) => lineOf(p).line };
+}
+
+function isEmptyConfig(json: unknown): boolean {
+  return typeof json !== 'object' || json === null || Object.keys(json).length === 0;
 }
 
 export function translateBootstrap(
   b: PlainObject,
   problems: ProblemCollector,
   filters: Registry<NetworkFilterConfigFactory>,
+  validateOnly = false,
+  configDir?: string,
 ): ServerConfig | undefined {
   rejectUnsupported(b, SUPPORTED_BOOTSTRAP_FIELDS, 'Bootstrap', problems);
   const node = obj(b['node']) ?? {};
@@ -107,7 +152,7 @@ export function translateBootstrap(
   }
 
   const rds = new Map<string, RdsProviderConfig>();
-  const ctx = listenerConfigContext(sourceContext, clusterNames, rds);
+  const ctx = listenerConfigContext(sourceContext, clusterNames, rds, validateOnly, configDir);
   const listeners: ListenerConfig[] = [];
   const listenerNames = new Set<string>();
   const listenerAddresses = new Set<string>();
@@ -154,6 +199,8 @@ export function listenerConfigContext(
   sources: ConfigSourceContext,
   clusterNames: ReadonlySet<string>,
   rds: Map<string, RdsProviderConfig>,
+  validateOnly = false,
+  configDir?: string,
 ): MainConfigContext {
   const registerRds: MainConfigContext['registerRds'] = (cs, routeConfigName, statPrefix, p, kind = 'http') => {
     const source = parseConfigSource(cs, p, sources);
@@ -162,5 +209,5 @@ export function listenerConfigContext(
     if (!rds.has(key)) rds.set(key, { key, routeConfigName, source, statPrefix, kind });
     return key;
   };
-  return { clusterNames, parseAccessLog, registerRds };
+  return { clusterNames, parseAccessLog, registerRds, validateOnly, configDir };
 }

@@ -10,6 +10,8 @@ export interface ConfigProblem {
   message: string;
   /** 1-based line in the source file, when known. */
   line?: number | undefined;
+  /** The source it is in, when not the one the error names (`--config-yaml` over `-c`). */
+  source?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -22,10 +24,13 @@ export class ConfigError extends Error {
 }
 
 export function formatProblems(problems: readonly ConfigProblem[], source?: string): string {
-  const where = source ? `${source}: ` : '';
-  return problems
-    .map((p) => `${where}${p.path || '<root>'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`)
-    .join('\n');
+  return problems.map((p) => formatProblem(p, source)).join('\n');
+}
+
+/** `source: path (line N): message`. */
+export function formatProblem(p: ConfigProblem, source?: string): string {
+  const where = p.source ?? source;
+  return `${where ? `${where}: ` : ''}${p.path || '<root>'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`;
 }
 
 /** Joins a path and a field name. */
@@ -44,18 +49,26 @@ export function indexPath(base: string, index: number | string): string {
  */
 export class ProblemCollector {
   readonly problems: ConfigProblem[];
+  /** What loads but the user should hear about (shared with every child collector). */
+  readonly warnings: ConfigProblem[];
   readonly base: string;
-  constructor(base = '', sink: ConfigProblem[] = []) {
+  constructor(base = '', sink: ConfigProblem[] = [], warnings: ConfigProblem[] = []) {
     this.base = base;
     this.problems = sink;
+    this.warnings = warnings;
   }
   add(relPath: string, message: string): void {
-    const path = relPath === '' ? this.base : relPath.startsWith('[') ? `${this.base}${relPath}` : fieldPath(this.base, relPath);
-    this.problems.push({ path, message });
+    this.problems.push({ path: this.#path(relPath), message });
+  }
+  warn(relPath: string, message: string): void {
+    this.warnings.push({ path: this.#path(relPath), message });
   }
   at(relPath: string): ProblemCollector {
     const path = relPath.startsWith('[') ? `${this.base}${relPath}` : fieldPath(this.base, relPath);
-    return new ProblemCollector(path, this.problems);
+    return new ProblemCollector(path, this.problems, this.warnings);
+  }
+  #path(relPath: string): string {
+    return relPath === '' ? this.base : relPath.startsWith('[') ? `${this.base}${relPath}` : fieldPath(this.base, relPath);
   }
   get ok(): boolean {
     return this.problems.length === 0;

@@ -13,12 +13,34 @@ const SUPPORTED_LISTENER_FIELDS = [
   'metadata', 'drain_type',
 ];
 
+/**
+ * Listener kinds other than a TCP listener on an IP address, each refused by what it is: the
+ * checks a TCP listener gets ("an address is required", "at least one filter chain") would
+ * only mislead. True when the listener is one of them.
+ */
+function refuseListenerKind(l: Obj, problems: ProblemSink): boolean {
+  const address = obj(l['address']);
+  const socketAddress = obj(address?.['socket_address']);
+  const kinds: Array<[string, string]> = [];
+  if (l['api_listener'] !== undefined) kinds.push(['api_listener', 'API listeners (api_listener, an in-process HTTP connection manager) are not supported by Courier yet']);
+  if (l['internal_listener'] !== undefined) kinds.push(['internal_listener', 'internal listeners (internal_listener) are not supported by Courier yet']);
+  if (address?.['envoy_internal_address'] !== undefined) {
+    kinds.push(['address.envoy_internal_address', 'internal listeners (an envoy_internal_address) are not supported by Courier yet']);
+  }
+  if (address?.['pipe'] !== undefined) kinds.push(['address.pipe', 'Unix domain socket listeners (address.pipe) are not supported by Courier yet']);
+  if (socketAddress?.['protocol'] === 'UDP') kinds.push(['address.socket_address.protocol', 'UDP listeners are not supported by Courier yet (TCP only)']);
+  else if (l['udp_listener_config'] !== undefined) kinds.push(['udp_listener_config', 'UDP listeners (udp_listener_config) are not supported by Courier yet (TCP only)']);
+  for (const [path, message] of kinds) problems.add(path, message);
+  return kinds.length > 0;
+}
+
 export function parseListener(
   l: Obj,
   problems: ProblemSink,
   filters: Registry<NetworkFilterConfigFactory>,
   ctx: MainConfigContext,
 ): ListenerConfig | undefined {
+  if (refuseListenerKind(l, problems)) return undefined;
   rejectUnsupported(l, SUPPORTED_LISTENER_FIELDS, 'Listener', problems);
   const address = parseSocketAddress(obj(l['address']), problems.at('address'), true);
   const name = str(l, 'name') || (address ? `${address.host}:${address.port}` : '');

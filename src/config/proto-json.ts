@@ -1,9 +1,12 @@
 /**
  * Proto3 JSON → plain, checked values, walking Envoy's descriptors.
  *
- * Accepts what Envoy accepts (field names in snake_case or lowerCamel, durations as "1.5s",
- * wrapper types as plain values, `"@type"` on Any, enums by name or number, int64 as number
- * or string) and reports everything else with its field path: unknown fields, wrong types,
+ * Accepts what Envoy's loader (MessageUtil::loadFromJson/loadFromYaml) accepts: field names in
+ * snake_case or lowerCamel, durations as "1.5s", wrapper types as plain values, `"@type"` on
+ * Any (a well-known type in an Any in its `"value"` form), enums by name in any case or by
+ * number, int64 as number or string, and a single value where a repeated field is expected
+ * (a one-element list: protobuf's legacy JSON behaviour, which Envoy keeps). It reports
+ * everything else with its field path: unknown fields (with the nearest known name), wrong types,
  * two members of one oneof, unknown @type, and the protoc-gen-validate rules written in the
  * .proto files (min_len, gte, required, ...).
  *
@@ -81,6 +84,11 @@ function factsOf(type: protobuf.Type): TypeFacts {
   return facts;
 }
 
+/** The field a JSON key names (its proto name or lowerCamel JSON name), if any. */
+export function fieldOfJsonKey(type: protobuf.Type, key: string): protobuf.Field | undefined {
+  return factsOf(type).byName.get(key);
+}
+
 const NO_RULES = new Map<string, unknown>();
 const fieldRules = new WeakMap<protobuf.Field, Map<string, unknown>>();
 function rulesOf(field: protobuf.Field): Map<string, unknown> | undefined {
@@ -146,7 +154,7 @@ export class ProtoJsonDecoder {
       const childPath = fieldPath(path, key);
       const field = byName.get(key);
       if (!field) {
-        this.fail(childPath, `unknown field "${key}" in ${full}`);
+        this.fail(childPath, unknownFieldMessage(key, full, type));
         continue;
       }
       if (out[field.name] !== undefined) {
@@ -164,6 +172,12 @@ export class ProtoJsonDecoder {
       }
       const value = this.field(field, raw, childPath, level + 1);
       if (value !== undefined) out[field.name] = value;
+      // A single value given for a list is written back as the list it stands for, so the
+      // config as loaded (/config_dump) is proto3 JSON. Rare: only then is the input touched.
+      if (field.repeated && !field.map && !Array.isArray(raw) && raw !== null && raw !== undefined) json[key] = [raw];
+      // Likewise an enum written in lower case or by number becomes its name (a decoded string
+      // differs from its input only for enums).
+      else if (typeof value === 'string' && value !== raw) json[key] = value;
     }
     // Required oneofs and required message fields.
     for (const oneof of type.oneofsArray) {
@@ -204,19 +218,24 @@ export class ProtoJsonDecoder {
       return out;
     }
     if (field.repeated) {
-      if (!Array.isArray(raw)) return this.fail(path, `expected a list, got ${describe(raw)}`);
+      // A single value is a list of one, as in Envoy (`filters: {name: ...}`).
+      if (!Array.isArray(raw)) raw = [raw];
       if (rules) {
         const min = rules.get('repeated.min_items');
         const max = rules.get('repeated.max_items');
-        if (min !== undefined && raw.length < Number(min)) this.fail(path, `at least ${min} item(s) required, got ${raw.length}`);
-        if (max !== undefined && raw.length > Number(max)) this.fail(path, `at most ${max} item(s) allowed, got ${raw.length}`);
+        const n = (raw as unknown[]).length;
+        if (min !== undefined && n < Number(min)) this.fail(path, `at least ${min} item(s) required, got ${n}`);
+        if (max !== undefined && n > Number(max)) this.fail(path, `at most ${max} item(s) allowed, got ${n}`);
       }
       const out: Plain[] = [];
-      raw.forEach((v, i) => {
+      let complete = true;
+      (raw as unknown[]).forEach((v, i) => {
         const decoded = this.single(field, v, indexPath(path, i), rules, true, level + 1);
         if (decoded !== undefined) out.push(decoded);
+        else complete = false;
       });
-      return out;
+      // A list with an item missing would shift the indices of a partial value's paths.
+      return complete ? out : undefined;
     }
     return this.single(field, raw, path, rules, false, level);
   }
@@ -251,10 +270,12 @@ export class ProtoJsonDecoder {
   private enumValue(e: protobuf.Enum, raw: unknown, path: string, rules: Map<string, unknown> | undefined): Plain | undefined {
     const enumName = e.fullName.replace(/^\./, '');
     if (typeof raw === 'string') {
-      if (e.values[raw] === undefined) {
-        return this.fail(path, `unknown value "${raw}" for enum ${enumName} (one of ${Object.keys(e.values).join(', ')})`);
-      }
-      return raw;
+      if (e.values[raw] !== undefined) return raw;
+      // Envoy parses enum names case-insensitively (`round_robin`, `strict_dns`); Envoy's
+      // names are all upper case, so the upper-cased name is the one to find.
+      const upper = raw.toUpperCase();
+      if (e.values[upper] !== undefined) return upper;
+      return this.fail(path, `unknown value "${raw}" for enum ${enumName} (valid names: ${Object.keys(e.values).join(', ')})`);
     }
     if (typeof raw === 'number' && Number.isInteger(raw)) {
       const name = e.valuesById[raw];
@@ -373,8 +394,11 @@ export class ProtoJsonDecoder {
         return json;
       case 'google.protobuf.Any':
         return this.any(json, path, level);
-      default:
-        return NOT_WKT;
+      default: {
+        // A wrapper decoded as a message: the `"value"` of an Any holding one.
+        const wrapped = WRAPPERS[full];
+        return wrapped ? this.scalar(wrapped, json, path) : NOT_WKT;
+      }
     }
   }
 
@@ -391,9 +415,10 @@ export class ProtoJsonDecoder {
     const type = lookupTypeUrl(typeUrl);
     if (!type) return this.fail(fieldPath(path, '@type'), `unknown or unsupported type "${typeUrl}"`);
     const { ['@type']: _omit, ...rest } = json;
-    const full = type.fullName.replace(/^\./, '');
-    const isWkt = full.startsWith('google.protobuf.');
+    const isWkt = SPECIAL_JSON_TYPES.has(factsOf(type).fullName);
     const inner = isWkt ? this.message(type, rest['value'], fieldPath(path, 'value'), level + 1) : this.message(type, rest, path, level);
+    // Lists the decoder wrote back into the copy (see message()) go to the input too.
+    if (!isWkt) for (const k in rest) if (rest[k] !== json[k]) json[k] = rest[k];
     if (inner === undefined) return undefined;
     if (isWkt) return { '@type': typeUrl, value: inner as Plain };
     return { '@type': typeUrl, ...inner };
@@ -401,6 +426,64 @@ export class ProtoJsonDecoder {
 }
 
 const NOT_WKT = Symbol('not a well-known type');
+
+/**
+ * Types whose proto3 JSON form is not an object of fields: inside an Any they are written as
+ * `{"@type": ..., "value": <their JSON form>}`. Empty is an ordinary message (`{"@type": ...}`).
+ */
+const SPECIAL_JSON_TYPES = new Set([
+  ...Object.keys(WRAPPERS),
+  'google.protobuf.Duration',
+  'google.protobuf.Timestamp',
+  'google.protobuf.FieldMask',
+  'google.protobuf.Struct',
+  'google.protobuf.Value',
+  'google.protobuf.ListValue',
+  'google.protobuf.Any',
+]);
+
+/** "unknown field" with the nearest known field name, when one is close (error path only). */
+function unknownFieldMessage(key: string, full: string, type: protobuf.Type): string {
+  const near = nearestName(key, type.fieldsArray.map((f) => f.name));
+  return `unknown field "${key}" in ${full}${near ? ` (did you mean ${near}?)` : ''}`;
+}
+
+/**
+ * The candidate closest to `name` by edit distance (compared in snake_case, lower case), if
+ * it is close enough to be a likely typo: at most a third of the name's length, and 3.
+ */
+export function nearestName(name: string, candidates: readonly string[]): string | undefined {
+  const want = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  const limit = Math.min(3, Math.max(1, Math.floor(want.length / 3)));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const c of candidates) {
+    const d = editDistance(want, c.toLowerCase(), bestDistance);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, or any value ≥ `cap` once it is known to reach `cap`. */
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let prev = Array.from({ length: b.length + 1 }, (_v, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row.push(v);
+      if (v < rowMin) rowMin = v;
+    }
+    if (rowMin >= cap) return cap;
+    prev = row;
+  }
+  return prev[b.length]!;
+}
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -419,4 +502,20 @@ export function decodeMessage(
   const d = new ProtoJsonDecoder();
   const value = d.message(type, json, basePath);
   return { value: d.problems.length ? undefined : value, problems: d.problems };
+}
+
+/**
+ * As decodeMessage, but with problems the value is what did decode (a field that failed is
+ * absent; a list with an item that failed is absent as a whole, so every path stays right),
+ * for translators to find more problems in one run (see config-check.ts). Undefined only
+ * when `json` is no object at all.
+ */
+export function decodeMessagePartial(
+  type: protobuf.Type,
+  json: unknown,
+  basePath = '',
+): { value: PlainObject | undefined; problems: DecodeProblem[] } {
+  const d = new ProtoJsonDecoder();
+  const value = d.message(type, json, basePath);
+  return { value, problems: d.problems };
 }

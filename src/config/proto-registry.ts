@@ -5,7 +5,7 @@
  * `applyNewerFields` so current Envoy YAML still decodes.
  */
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
@@ -84,9 +84,8 @@ function applyNewerFields(root: protobuf.Root): void {
 
 let cached: protobuf.Root | undefined;
 
-/** The loaded registry (about 300 ms the first time). */
-export function protoRoot(): protobuf.Root {
-  if (cached) return cached;
+/** An empty root that resolves imports against includeDirs(). */
+function newRoot(): protobuf.Root {
   const dirs = includeDirs();
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string => {
@@ -96,6 +95,13 @@ export function protoRoot(): protobuf.Root {
     }
     return target;
   };
+  return root;
+}
+
+/** The loaded registry (about 300 ms the first time). */
+export function protoRoot(): protobuf.Root {
+  if (cached) return cached;
+  const root = newRoot();
   root.loadSync(ENTRY_FILES, { keepCase: true });
   applyNewerFields(root);
   root.resolveAll();
@@ -182,15 +188,67 @@ function loadPackageOf(fullName: string): boolean {
     if (!files) continue;
     if (loadedDirs.has(rel)) return false;
     loadedDirs.add(rel);
+    // A package that cannot load (an import the vendored tree lacks, such as opencensus for
+    // envoy.service.trace.v3) would leave half its types unresolved in the shared root, and
+    // every later resolveAll() would throw: unrelated look-ups after it would fail. So its
+    // imports are checked first (reading the files' import lines is cheap; a trial load into
+    // a scratch root costs half a second).
+    if (!importsResolve(files)) return false;
     try {
       protoRoot().loadSync(files, { keepCase: true });
       protoRoot().resolveAll();
+      loadedFiles.push(...files);
       return true;
     } catch {
+      // Found but broken (a file that does not parse): the shared root may hold half of it, so
+      // it is rebuilt from what loaded before. Types already handed out stay valid.
+      rebuildRoot();
       return false;
     }
   }
   return false;
+}
+
+/** Files of packages loaded on demand, in order, for rebuildRoot. */
+const loadedFiles: string[] = [];
+
+function rebuildRoot(): void {
+  cached = undefined;
+  const root = protoRoot();
+  if (loadedFiles.length > 0) {
+    root.loadSync(loadedFiles, { keepCase: true });
+    root.resolveAll();
+  }
+}
+
+/** Files whose whole import closure was found (or that were loaded already). */
+const resolvableFiles = new Set<string>();
+const IMPORT_RE = /^\s*import\s+(?:public\s+|weak\s+)?"([^"]+)"\s*;/gm;
+
+/** True if every file of `files` and everything they import, transitively, exists. */
+function importsResolve(files: readonly string[]): boolean {
+  const dirs = includeDirs();
+  const find = (rel: string): string | undefined => dirs.map((d) => path.join(d, rel)).find((p) => existsSync(p));
+  const pending = [...files];
+  const seen = new Set<string>();
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    if (seen.has(rel) || resolvableFiles.has(rel)) continue;
+    seen.add(rel);
+    const file = find(rel);
+    // protobufjs carries the google/protobuf files it needs (its `common` bundle).
+    if (!file && rel.startsWith('google/protobuf/')) continue;
+    if (!file) return false;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return false;
+    }
+    for (const m of text.matchAll(IMPORT_RE)) pending.push(m[1]!);
+  }
+  for (const rel of seen) resolvableFiles.add(rel);
+  return true;
 }
 
 export { TYPE_URL_PREFIX } from './type-url.js';

@@ -9,6 +9,10 @@
  * Only then is the tree composed. Aliases are checked before they are expanded: an alias to
  * no anchor, an alias inside its own anchor, an expansion that would nest too deep or add more
  * than MAX_YAML_ALIAS_NODES nodes (a "billion laughs" document) are errors with a path and line.
+ *
+ * As Envoy's YAML loader: a key given twice in one map keeps its last value (with a warning
+ * naming both lines), and a key tagged `!ignore` is dropped with its value (its anchors still
+ * serve aliases elsewhere). A syntax error quotes the line it is on.
  */
 import { Composer, Lexer, LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq, type CST, type Document, type Node } from 'yaml';
 import { ConfigError, fieldPath, indexPath, type ConfigProblem } from './config-error.js';
@@ -18,14 +22,21 @@ export interface YamlValue {
   value: unknown;
   /** Line of each path that has a key or node of its own (paths as written in the file). */
   lines: Map<string, number>;
+  /** What loads but deserves a word (a duplicate key), with path and line. */
+  warnings: ConfigProblem[];
 }
+
+/** The tag Envoy's loader drops a key for (a place to define anchors). */
+const IGNORE_TAG = '!ignore';
+/** What an ignored key becomes until the composed value is cleaned (no YAML key can be it). */
+const IGNORED_KEY = '\u0000courier:ignored';
 
 /** Parses `text` (one YAML document); throws ConfigError naming every problem with its line. */
 export function parseYaml(text: string, source: string): YamlValue {
   const lineCounter = new LineCounter();
   const line = (offset: number): number => lineCounter.linePos(offset).line;
   const tokens = parseTokensBounded(text, lineCounter, source);
-  const composer = new Composer({ uniqueKeys: true, merge: true });
+  const composer = new Composer({ uniqueKeys: false, merge: true });
   let doc: Document.Parsed | undefined;
   const extra: ConfigProblem[] = [];
   for (const d of composer.compose(tokens, true, text.length)) {
@@ -37,17 +48,44 @@ export function parseYaml(text: string, source: string): YamlValue {
   }
   const errors = [...(doc?.errors ?? [])];
   if (errors.length > 0 || extra.length > 0 || !doc) {
-    throw new ConfigError(
-      [...errors.map((e) => ({ path: '', message: `invalid YAML: ${e.message.split('\n')[0]}`, line: line(e.pos[0]) })), ...extra],
-      source,
-    );
+    throw new ConfigError([...errors.map((e) => syntaxProblem(text, e.message, lineCounter.linePos(e.pos[0]))), ...extra], source);
   }
-  const lines = walkDocument(doc, line, source);
+  const warnings: ConfigProblem[] = [];
+  const walk = walkDocument(doc, line, source, warnings);
   try {
     // Aliases were counted above; the package's own count is a second guard.
-    return { value: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_NODES }), lines };
+    const value: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_NODES });
+    if (walk.ignoredKeys) dropIgnoredKeys(value);
+    return { value, lines: walk.lines, warnings };
   } catch (e) {
     throw new ConfigError([{ path: '', message: `invalid YAML: ${(e as Error).message}` }], source);
+  }
+}
+
+/** A syntax error with the text of its line, so the user sees what the parser saw. */
+function syntaxProblem(text: string, message: string, at: { line: number; col: number }): ConfigProblem {
+  const lineNumber = at.line;
+  const what = `${message.split('\n')[0]!} (column ${at.col})`;
+  const lineText = text.split('\n', lineNumber)[lineNumber - 1]?.replace(/\r$/, '') ?? '';
+  const quoted = lineText.length > 120 ? `${lineText.slice(0, 120)}…` : lineText;
+  return { path: '', message: `invalid YAML: ${what}: ${JSON.stringify(quoted)}`, line: lineNumber };
+}
+
+/** Removes the keys `!ignore` marked, everywhere in the composed value (aliases may have copied them). */
+function dropIgnoredKeys(root: unknown): void {
+  const pending: unknown[] = [root];
+  const seen = new Set<object>();
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (const item of v) pending.push(item);
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    delete o[IGNORED_KEY];
+    for (const k of Object.keys(o)) pending.push(o[k]);
   }
 }
 
@@ -123,8 +161,14 @@ interface Frame {
  * aliases before anything expands them. An alias's expansion is measured by its anchor's
  * subtree (anchors come before their aliases, so that subtree is already measured).
  */
-function walkDocument(doc: Document.Parsed, line: (offset: number) => number, source: string): Map<string, number> {
+function walkDocument(
+  doc: Document.Parsed,
+  line: (offset: number) => number,
+  source: string,
+  warnings: ConfigProblem[],
+): { lines: Map<string, number>; ignoredKeys: boolean } {
   const lines = new Map<string, number>();
+  let ignoredKeys = false;
   const anchors = new Map<string, Node>();
   const measured = new WeakMap<Node, Measure>();
   let aliasNodes = 0;
@@ -132,7 +176,7 @@ function walkDocument(doc: Document.Parsed, line: (offset: number) => number, so
     throw new ConfigError([{ path, message, line: offset === undefined ? undefined : line(offset) }], source);
   };
   const root = doc.contents as Node | null;
-  if (!root) return lines;
+  if (!root) return { lines, ignoredKeys };
   const frames: Frame[] = [];
   /** Visits a node: scalars and aliases at once, collections by pushing a frame. Returns its measure when done. */
   const enter = (node: Node, path: string, depth: number): Measure | undefined => {
@@ -164,12 +208,29 @@ function walkDocument(doc: Document.Parsed, line: (offset: number) => number, so
     if (depth > MAX_CONFIG_DEPTH) return fail(path, node.range?.[0], DEPTH_LIMIT_MESSAGE);
     const children: Frame['children'] = [];
     if (isMap(node)) {
+      const keyLines = new Map<string, number | undefined>();
       for (const item of node.items) {
         if (!isPair(item)) continue;
         const keyNode = item.key as Node | null;
+        const keyLine = keyNode?.range ? line(keyNode.range[0]) : undefined;
+        if (isScalar(keyNode) && keyNode.tag === IGNORE_TAG) {
+          // Dropped from the value, but walked: anchors inside it serve aliases elsewhere.
+          keyNode.value = IGNORED_KEY;
+          ignoredKeys = true;
+        }
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
         const childPath = fieldPath(path, key);
-        const keyLine = keyNode?.range ? line(keyNode.range[0]) : undefined;
+        if (key !== IGNORED_KEY) {
+          if (keyLines.has(key)) {
+            const first = keyLines.get(key);
+            warnings.push({
+              path: childPath,
+              message: `key "${key}" appears more than once in this map${first ? ` (also on line ${first})` : ''}; the last one is used`,
+              line: keyLine,
+            });
+          }
+          keyLines.set(key, keyLine);
+        }
         // The key's line is the one to name: a block value starts on the next line.
         if (item.value) children.push({ node: item.value as Node, path: childPath, keyLine });
         else if (keyLine !== undefined) lines.set(childPath, keyLine);
@@ -185,7 +246,7 @@ function walkDocument(doc: Document.Parsed, line: (offset: number) => number, so
     frame.size += m.size;
   };
   const rootMeasure = enter(root, '', 1);
-  if (rootMeasure) return lines;
+  if (rootMeasure) return { lines, ignoredKeys };
   while (frames.length > 0) {
     const top = frames[frames.length - 1]!;
     if (top.next >= top.children.length) {
@@ -201,5 +262,5 @@ function walkDocument(doc: Document.Parsed, line: (offset: number) => number, so
     const m = enter(child.node, child.path, top.depth + 1);
     if (m) finish(top, m);
   }
-  return lines;
+  return { lines, ignoredKeys };
 }

@@ -18,6 +18,7 @@ import { Logger, type LogLevel } from '../common/logger.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { StatsStore } from '../common/stats/stats-store.js';
 import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
+import { ConfigError } from '../config/config-error.js';
 import { parseCluster } from '../config/cluster-config.js';
 import type { ConfigSourceContext } from '../xds/config-source.js';
 import { networkFilterRegistry } from '../extensions/all.js';
@@ -37,6 +38,10 @@ export interface ServerOptions {
   /** ... or its text (tests, embedding); `configName` names it in errors. */
   configText?: string;
   configName?: string;
+  /** `--config-yaml` with `-c`: merged over the file, as Envoy does. */
+  configOverlayYaml?: string;
+  /** `--mode validate`: load to check only (some refusals become warnings). */
+  validateOnly?: boolean;
   concurrency: number;
   /** Main and one worker in this process (tests, embedding): same code paths, no fork. */
   inProcess?: boolean;
@@ -162,9 +167,10 @@ export class Server {
   /** Loads and checks the config; throws ConfigError naming every problem. */
   static load(opts: ServerOptions): LoadedBootstrap {
     const filters = networkFilterRegistry();
-    if (opts.configText !== undefined) return loadBootstrapText(opts.configText, opts.configName ?? '<inline>', filters);
+    const options = { overlayYaml: opts.configOverlayYaml, validateOnly: opts.validateOnly };
+    if (opts.configText !== undefined) return loadBootstrapText(opts.configText, opts.configName ?? '<inline>', filters, options);
     if (!opts.configPath) throw new Error('no config given: use -c/--config-path FILE');
-    return loadBootstrapFile(opts.configPath, filters);
+    return loadBootstrapFile(opts.configPath, filters, options);
   }
 
   /**
@@ -173,8 +179,13 @@ export class Server {
    */
   static async prepare(bootstrap: LoadedBootstrap): Promise<void> {
     const filters = networkFilterRegistry();
-    const chains = bootstrap.config.listeners.flatMap((l) => l.filterChains);
-    await Promise.all(chains.flatMap((chain) => chain.filters.map((f) => filters.get(f.factory)?.prepare?.(f.config))));
+    await Promise.all(
+      bootstrap.config.listeners.flatMap((l, i) =>
+        l.filterChains.flatMap((chain, j) =>
+          chain.filters.map((f, k) => prepareProblem(bootstrap, `static_resources.listeners[${i}].filter_chains[${j}].filters[${k}].typed_config`, filters.get(f.factory)?.prepare?.(f.config))),
+        ),
+      ),
+    );
   }
 
   static async start(opts: ServerOptions): Promise<Server> {
@@ -200,6 +211,7 @@ export class Server {
 
   async #start(): Promise<void> {
     const config = this.bootstrap.config;
+    for (const w of this.bootstrap.warnings) this.log.log('warning', `config: ${w}`);
     this.#setState('INITIALIZING');
     this.stats.gauge('server.concurrency').set(this.#opts.inProcess ? 1 : this.#opts.concurrency);
     this.stats.counter('server.worker_restarts');
@@ -333,5 +345,16 @@ export class Server {
       this.#stoppedResolve();
     })();
     return this.#shutdown;
+  }
+}
+
+/** A filter's `prepare` failure as a ConfigError naming the field and its line in the bootstrap. */
+async function prepareProblem(bootstrap: LoadedBootstrap, filterPath: string, prepared: Promise<void> | undefined): Promise<void> {
+  try {
+    await prepared;
+  } catch (e) {
+    const field = (e as { configField?: unknown }).configField;
+    const path = typeof field === 'string' ? `${filterPath}.${field}` : filterPath;
+    throw new ConfigError([{ path, message: (e as Error).message, line: bootstrap.lineOf(path) }], bootstrap.source);
   }
 }

@@ -21,6 +21,8 @@ import type { ConfigSourceContext, XdsConfigSource } from '../xds/config-source.
 import { CLUSTER, CLUSTER_LOAD_ASSIGNMENT, LISTENER, ROUTE_CONFIGURATION, type XdsResourceType } from '../xds/resource-type.js';
 import { parseDiscoveryFile } from '../xds/subscription-file.js';
 import type { DecodedResource } from '../xds/subscription.js';
+import type { ResourceProblem } from '../xds/resource-decoder.js';
+import { combineProblems } from '../config/config-check.js';
 
 export interface XdsFileCheck {
   /** Files read and checked. */
@@ -29,10 +31,12 @@ export interface XdsFileCheck {
   readonly missing: string[];
   /** One line per problem: `file: path (line N): message`. */
   readonly problems: string[];
+  /** One line per warning (a route naming a cluster no one configured), same form. */
+  readonly warnings: string[];
 }
 
 export function checkXdsFiles(config: ServerConfig, filters: Registry<NetworkFilterConfigFactory>): XdsFileCheck {
-  const out: XdsFileCheck = { checked: [], missing: [], problems: [] };
+  const out: XdsFileCheck = { checked: [], missing: [], problems: [], warnings: [] };
   const seen = new Set<string>();
   const sources: ConfigSourceContext = { clusters: config.clusters.filter((c) => c.type !== 'EDS'), adsConfigured: config.ads !== undefined };
   const clusterNames = new Set(config.clusters.map((c) => c.name));
@@ -60,20 +64,36 @@ export function checkXdsFiles(config: ServerConfig, filters: Registry<NetworkFil
       return;
     }
     if (!out.checked.includes(source.path)) out.checked.push(source.path);
-    const parsed = parseDiscoveryFile(text, source.path, type);
+    // Partial: a file with decode problems is still translated, so one run lists them all.
+    const parsed = parseDiscoveryFile(text, source.path, type, true);
+    let decodeProblems: readonly ResourceProblem[] = [];
+    let resources: ReadonlyArray<{ index: number; resource: DecodedResource }>;
+    let lineOf: (path: string) => number | undefined;
     if ('error' in parsed) {
-      out.problems.push(...parsed.error.split('\n'));
-      return;
-    }
-    parsed.resources.forEach((r, i) => {
-      if (names && !names.includes(r.name)) return;
-      const sink: ConfigProblem[] = [];
-      each(r, new ProblemCollector(`resources[${i}]`, sink));
-      for (const p of sink) {
-        const line = parsed.lineOf(p.path);
-        out.problems.push(`${source.path}: ${type.shortName} resource "${r.name}": ${p.path}${line ? ` (line ${line})` : ''}: ${p.message}`);
+      if (!parsed.partial) {
+        out.problems.push(...parsed.error.split('\n'));
+        return;
       }
-    });
+      ({ problems: decodeProblems, resources, lineOf } = parsed.partial);
+    } else {
+      resources = parsed.resources.map((resource, index) => ({ index, resource }));
+      lineOf = parsed.lineOf;
+    }
+    const format = (p: ConfigProblem & { name?: string | undefined }): string => {
+      const line = lineOf(p.path);
+      return `${source.path}: ${p.name ? `${type.shortName} resource "${p.name}": ` : ''}${p.path || '<response>'}${line ? ` (line ${line})` : ''}: ${p.message}`;
+    };
+    const translation: Array<ConfigProblem & { name: string }> = [];
+    for (const { index, resource: r } of resources) {
+      if (names && !names.includes(r.name)) continue;
+      const sink: ConfigProblem[] = [];
+      const warnings: ConfigProblem[] = [];
+      each(r, new ProblemCollector(`resources[${index}]`, sink, warnings));
+      for (const p of sink) translation.push({ ...p, name: r.name });
+      for (const w of warnings) out.warnings.push(format({ ...w, name: r.name }));
+    }
+    const shown = new Set(combineProblems(decodeProblems, translation));
+    for (const p of [...decodeProblems, ...translation]) if (shown.has(p)) out.problems.push(format(p));
   };
 
   const checkRds = (rds: readonly RdsProviderConfig[]): void => {
@@ -96,7 +116,7 @@ export function checkXdsFiles(config: ServerConfig, filters: Registry<NetworkFil
   });
   checkRds(config.rds);
   const ldsRds = new Map<string, RdsProviderConfig>();
-  visit(config.lds, LISTENER, undefined, (r, problems) => void parseListener(r.resource, problems, filters, listenerConfigContext(sources, clusterNames, ldsRds)));
+  visit(config.lds, LISTENER, undefined, (r, problems) => void parseListener(r.resource, problems, filters, listenerConfigContext(sources, clusterNames, ldsRds, true)));
   checkRds([...ldsRds.values()]);
   return out;
 }

@@ -4,7 +4,7 @@
  * with field paths, like every other translator. Input is decodeMessage() output (Durations in
  * ms, enums by name).
  *
- * Supported: `ads {}`; `api_config_source {api_type: GRPC, transport_api_version: V3,
+ * Supported: `ads {}`; `api_config_source {api_type: GRPC, transport_api_version: V3 (or unset: AUTO is V3),
  * grpc_services: [{envoy_grpc: {cluster_name}}]}` where the cluster is a static cluster of the
  * bootstrap (STATIC or STRICT_DNS; its first endpoint is the server's address);
  * `path_config_source {path, watched_directory}`; the deprecated `path`;
@@ -77,7 +77,7 @@ export function parseConfigSource(cs: Obj, problems: ProblemSink, ctx: ConfigSou
     problems,
   );
   const rav = str(cs, 'resource_api_version', 'AUTO');
-  if (rav !== 'AUTO' && rav !== 'V3') problems.add('resource_api_version', `resource_api_version ${rav} is not supported (V3 only)`);
+  if (rav !== 'AUTO' && rav !== 'V3') problems.add('resource_api_version', `resource_api_version ${rav} is not supported: set V3 or leave it unset (AUTO means V3)`);
   const initialFetchTimeoutMs = durationMs(cs, 'initial_fetch_timeout', DEFAULT_INITIAL_FETCH_TIMEOUT_MS);
   if (obj(cs['ads'])) {
     rejectUnsupported(obj(cs['ads'])!, [], 'AggregatedConfigSource', problems.at('ads'));
@@ -135,12 +135,10 @@ export function parseApiConfigSource(acs: Obj, problems: ProblemSink, ctx: Confi
     }
     return undefined;
   }
+  // Unset (AUTO) means V3, as in current Envoy; only an explicit V2 names a dead protocol.
   const tav = str(acs, 'transport_api_version', 'AUTO');
-  if (tav !== 'V3') {
-    problems.add(
-      'transport_api_version',
-      `V2 (and AUTO) xDS transport protocol versions are not supported: set transport_api_version: V3 (got ${tav})`,
-    );
+  if (tav !== 'V3' && tav !== 'AUTO') {
+    problems.add('transport_api_version', `the ${tav} xDS transport protocol is not supported (Envoy dropped it too): set transport_api_version: V3 or leave it unset`);
   }
   const services = list(acs['grpc_services']);
   if (services.length !== 1) {

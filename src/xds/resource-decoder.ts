@@ -15,7 +15,7 @@
 import { fieldPath, indexPath } from '../config/config-error.js';
 import { MAX_RESOURCE_BYTES, sizeLimitMessage } from '../config/input-limits.js';
 import { binaryToProto3Json, ProtoBinaryError } from '../config/proto-binary.js';
-import { decodeMessage, type PlainObject } from '../config/proto-json.js';
+import { decodeMessage, decodeMessagePartial, type PlainObject } from '../config/proto-json.js';
 import { lookupMessage, lookupTypeUrl } from '../config/proto-registry.js';
 import { RESOURCE_WRAPPER_TYPE_URL, sameMessageType, type XdsResourceType } from './resource-type.js';
 import { stableHash } from './stable-hash.js';
@@ -42,7 +42,12 @@ export interface ResourceProblem {
 
 export type DecodeResourcesResult =
   | { readonly ok: true; readonly resources: DecodedResource[] }
-  | { readonly ok: false; readonly problems: ResourceProblem[] };
+  | {
+      readonly ok: false;
+      readonly problems: ResourceProblem[];
+      /** With `partial`: what did decode of each resource that has a name, by its index in the response. */
+      readonly partial?: Array<{ index: number; resource: DecodedResource }>;
+    };
 
 /** What arrives in DiscoveryResponse.resources. */
 export interface AnyBytes {
@@ -88,7 +93,12 @@ export function decodeAnyResources(type: XdsResourceType, anys: readonly AnyByte
  * Decodes resources given as proto3 JSON with "@type" (a watched file's DiscoveryResponse).
  * A `envoy.service.discovery.v3.Resource` wrapper is accepted too.
  */
-export function decodeJsonResources(type: XdsResourceType, resources: readonly unknown[], versionInfo: string): DecodeResourcesResult {
+export function decodeJsonResources(
+  type: XdsResourceType,
+  resources: readonly unknown[],
+  versionInfo: string,
+  partial = false,
+): DecodeResourcesResult {
   const items: Array<{ json: unknown; typeUrl: string; name?: string; version?: string } | ResourceProblem> = [];
   resources.forEach((r, i) => {
     const path = indexPath('resources', i);
@@ -117,7 +127,7 @@ export function decodeJsonResources(type: XdsResourceType, resources: readonly u
     }
     items.push({ json: fields, typeUrl });
   });
-  return checkAll(type, items, versionInfo);
+  return checkAll(type, items, versionInfo, partial);
 }
 
 function unwrapResource(
@@ -150,11 +160,13 @@ function checkAll(
   type: XdsResourceType,
   items: ReadonlyArray<{ json: unknown; typeUrl: string; name?: string | undefined; version?: string | undefined } | ResourceProblem>,
   versionInfo: string,
+  partial = false,
 ): DecodeResourcesResult {
   const messageType = lookupMessage(type.messageType);
   if (!messageType) return { ok: false, problems: [{ path: '', message: `resource type ${type.messageType} is not loaded` }] };
   const problems: ResourceProblem[] = [];
   const resources: DecodedResource[] = [];
+  const partials: Array<{ index: number; resource: DecodedResource }> = [];
   const seen = new Set<string>();
   items.forEach((item, i) => {
     if ('message' in item) {
@@ -168,9 +180,10 @@ function checkAll(
     }
     const rawName = (item.json as Record<string, unknown> | null)?.[type.nameField];
     const name = typeof rawName === 'string' ? rawName : item.name;
-    const decoded = decodeMessage(messageType, item.json, path);
-    if (!decoded.value) {
+    const decoded = (partial ? decodeMessagePartial : decodeMessage)(messageType, item.json, path);
+    if (!decoded.value || decoded.problems.length > 0) {
       for (const p of decoded.problems) problems.push({ ...p, name });
+      if (decoded.value && name) partials.push({ index: i, resource: { name, version: item.version ?? versionInfo, resource: decoded.value, hash: '' } });
       return;
     }
     const ownName = decoded.value[type.nameField];
@@ -184,9 +197,12 @@ function checkAll(
       return;
     }
     seen.add(resourceName);
-    resources.push({ name: resourceName, version: item.version ?? versionInfo, resource: decoded.value, hash: stableHash(decoded.value) });
+    const resource = { name: resourceName, version: item.version ?? versionInfo, resource: decoded.value, hash: stableHash(decoded.value) };
+    resources.push(resource);
+    if (partial) partials.push({ index: i, resource });
   });
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, resources };
+  if (problems.length === 0) return { ok: true, resources };
+  return partial ? { ok: false, problems, partial: partials } : { ok: false, problems };
 }
 
 /**

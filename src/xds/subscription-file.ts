@@ -23,7 +23,7 @@ import { ConfigError } from '../config/config-error.js';
 import { parseConfigText, type ParsedDocument } from '../config/config-source-file.js';
 import { readConfigText } from '../config/input-limits.js';
 import type { XdsLogger } from './grpc-mux.js';
-import { decodeJsonResources, formatResourceProblems, type DecodedResource } from './resource-decoder.js';
+import { decodeJsonResources, formatResourceProblems, type DecodedResource, type ResourceProblem } from './resource-decoder.js';
 import { sameMessageType, type XdsResourceType } from './resource-type.js';
 import type { SubscriptionCallbacks, UpdateVerdict, XdsSubscription } from './subscription.js';
 import { armInitialFetchTimeout, recordAccepted, recordFailure, recordRejected, subscriptionStats, type SubscriptionStats } from './subscription-stats.js';
@@ -198,7 +198,10 @@ export function parseDiscoveryFile(
   text: string,
   file: string,
   type: XdsResourceType,
-): { version: string; resources: DecodedResource[]; lineOf: (path: string) => number | undefined } | { error: string } {
+  partial = false,
+):
+  | { version: string; resources: DecodedResource[]; lineOf: (path: string) => number | undefined }
+  | { error: string; partial?: DiscoveryFilePartial } {
   let doc: ParsedDocument;
   try {
     doc = parseConfigText(text, file);
@@ -220,15 +223,26 @@ export function parseDiscoveryFile(
   if (typeUrl !== undefined && (typeof typeUrl !== 'string' || !sameMessageType(typeUrl, type.typeUrl))) {
     problems.push(`${file}: type_url${lineText(doc, 'type_url')}: "${String(typeUrl)}" does not match the subscribed type ${type.typeUrl}`);
   }
-  const resources = o['resources'] ?? [];
+  // A single resource is a list of one, as everywhere in Envoy's config loading.
+  const given = o['resources'] ?? [];
+  const resources = typeof given === 'object' && given !== null && !Array.isArray(given) ? [given] : given;
   if (!Array.isArray(resources)) problems.push(`${file}: resources${lineText(doc, 'resources')}: expected a list`);
   if (problems.length > 0) return { error: problems.join('\n') };
-  const decoded = decodeJsonResources(type, resources as unknown[], version as string);
+  const decoded = decodeJsonResources(type, resources as unknown[], version as string, partial);
   if (!decoded.ok) {
     const lines = formatResourceProblems(type, decoded.problems, (p) => doc.lineOf(p));
-    return { error: lines.split('\n').map((l) => `${file}: ${l}`).join('\n') };
+    const error = lines.split('\n').map((l) => `${file}: ${l}`).join('\n');
+    return decoded.partial ? { error, partial: { problems: decoded.problems, resources: decoded.partial, lineOf: (p) => doc.lineOf(p) } } : { error };
   }
   return { version: version as string, resources: decoded.resources, lineOf: (p) => doc.lineOf(p) };
+}
+
+/** `--mode validate`: a file's decode problems and what did decode, to translate for more problems. */
+export interface DiscoveryFilePartial {
+  readonly problems: readonly ResourceProblem[];
+  /** By index in `resources`. */
+  readonly resources: ReadonlyArray<{ index: number; resource: DecodedResource }>;
+  lineOf(path: string): number | undefined;
 }
 
 function lineText(doc: ParsedDocument, p: string): string {

@@ -360,7 +360,7 @@ test('with lowerCamel names, a refused value still names the right line', () => 
   assert.equal(err.problems[0]!.line, lineOf(text, 'lbPolicy: CLUSTER_PROVIDED'));
 });
 
-test('a JSON bootstrap loads; its errors have paths and no line', () => {
+test('a JSON bootstrap loads; its errors have paths and lines', () => {
   const json = {
     static_resources: {
       listeners: [
@@ -387,8 +387,9 @@ test('a JSON bootstrap loads; its errors have paths and no line', () => {
   }
   assert.ok(err instanceof ConfigError, String(err));
   const p = problemAt(err, 'static_resources.clusters[0].connect_timeout');
-  assert.equal(p.line, undefined);
-  assert.equal(err.message, `x.json: static_resources.clusters[0].connect_timeout: ${p.message}`);
+  const text = JSON.stringify(json, null, 2);
+  assert.equal(p.line, lineOf(text, '"forever"'));
+  assert.equal(err.message, `x.json: static_resources.clusters[0].connect_timeout (line ${p.line}): ${p.message}`);
 });
 
 test('wrapper fields take plain numbers', () => {
@@ -453,11 +454,13 @@ test('a YAML syntax error names its line', () => {
   assert.match(err.message, /^x\.yaml: <root> \(line \d+\): invalid YAML/);
 });
 
-test('a duplicate YAML key is refused with its line', () => {
-  const text = bootstrap({ tcp: '          stat_prefix: tcp_stats\n          cluster: backend\n          cluster: other' });
-  const err = configError(text);
-  assert.match(err.message, /invalid YAML/);
-  assert.equal(err.problems[0]!.line, lineOf(text, 'cluster: other'));
+test('a duplicate YAML key: the last one wins, with a warning naming both lines (as Envoy loads YAML)', () => {
+  const text = bootstrap({ tcp: '          stat_prefix: tcp_stats\n          cluster: other\n          cluster: backend' });
+  const loaded = load(text);
+  assert.equal((loaded.config.listeners[0]!.filterChains[0]!.filters[0]!.config as { cluster: string }).cluster, 'backend');
+  assert.deepEqual(loaded.warnings, [
+    `x.yaml: ${TCP_FILTER}.typed_config.cluster (line ${lineOf(text, 'cluster: backend')}): key "cluster" appears more than once in this map (also on line ${lineOf(text, 'cluster: other')}); the last one is used`,
+  ]);
 });
 
 test('meta_protocol_proxy: bad codecs, filters, matchers and rate limits are refused with their field paths', () => {

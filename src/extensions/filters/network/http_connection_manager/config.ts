@@ -19,7 +19,8 @@ import {
   type HcmUpgradeConfig,
 } from '../../../../common/http/hcm-config.js';
 import { UpstreamHttpPools } from '../../../../common/http/upstream-http-pool.js';
-import { parseRouteConfiguration, parseUpgradeConfigs, referencedClusters, type UpgradeConfigsLevel } from '../../../../common/router/route-config.js';
+import { parseRouteConfiguration, parseUpgradeConfigs, type UpgradeConfigsLevel } from '../../../../common/router/route-config.js';
+import { reportUnknownClusters, routeClusterReferences } from '../../../../config/cluster-references.js';
 import { RouteTable } from '../../../../common/router/route-table.js';
 import { bool, durationMs, list, num, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
 
@@ -125,9 +126,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
   if (!routeConfig) return undefined;
   // validate_clusters defaults to true for a static route_config, as in Envoy.
   if (routeConfig.validateClusters !== false) {
-    for (const name of referencedClusters(routeConfig)) {
-      if (!ctx.clusterNames.has(name)) rp.add('virtual_hosts', `route references unknown cluster '${name}' (set validate_clusters: false to allow it)`);
-    }
+    reportUnknownClusters(routeClusterReferences(rawRoutes), ctx, rp, true, ' (set validate_clusters: false to allow it)');
   }
   return { ...base, routes: { kind: 'static', config: routeConfig }, accessLogs };
 }

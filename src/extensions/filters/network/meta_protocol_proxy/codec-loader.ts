@@ -103,7 +103,13 @@ const ready = new Map<string, MetaCodecFactory>();
 
 /** Imports and checks a user codec module so that codecFactoryOf can answer synchronously. */
 export async function prepareCodec(ref: CodecRef, multiplexing: boolean): Promise<void> {
-  if (ref.module) ready.set(ref.module, await loadCodecModule(ref, multiplexing));
+  if (!ref.module) return;
+  try {
+    ready.set(ref.module, await loadCodecModule(ref, multiplexing));
+  } catch (e) {
+    // The field to name in the config error (relative to the filter's typed_config).
+    throw Object.assign(new Error((e as Error).message), { configField: 'protocol.codec.module' });
+  }
 }
 
 /** The factory of a built-in codec, or of a module prepared in this process (worker). */

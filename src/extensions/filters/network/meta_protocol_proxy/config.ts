@@ -9,6 +9,7 @@
  * (an inline table, or MetaRDS read per request), then installs one RPC connection manager per
  * connection: the same engine as dubbo_proxy.
  */
+import path from 'node:path';
 import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink } from '../../../../api/network-filter.js';
 import { RpcConnectionManager, type RpcDownstream } from '../../../../common/rpc/connection-manager.js';
 import { FRAME_LIMIT_FIELDS, parseFrameLimits, type RpcFrameLimits } from '../../../../common/rpc/frame-limits.js';
@@ -49,14 +50,15 @@ export interface MetaProtocolProxyConfig {
 
 const SUPPORTED = ['stat_prefix', 'protocol', 'route_config', 'rds', 'meta_protocol_filters', 'access_log', 'idle_timeout', ...FRAME_LIMIT_FIELDS];
 
-function parseCodec(protocol: Obj, multiplexing: boolean, problems: ProblemSink): CodecRef | undefined {
+function parseCodec(protocol: Obj, multiplexing: boolean, problems: ProblemSink, configDir: string | undefined): CodecRef | undefined {
   const codec = obj(protocol['codec']) ?? {};
   const cp = problems.at('codec');
   rejectUnsupported(codec, ['name', 'config', 'module'], 'Codec', cp);
   const ref: CodecRef = { name: str(codec, 'name'), config: obj(codec['config']) ?? {} };
   const module = str(codec, 'module');
   if (module !== '') {
-    ref.module = module;
+    // A path is relative to the config file that names it (a package name is left as is).
+    ref.module = module.startsWith('.') && configDir !== undefined ? path.resolve(configDir, module) : module;
     return ref;
   }
   const builtIn = builtInCodec(ref.name);
@@ -80,7 +82,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Met
   const pp = problems.at('protocol');
   rejectUnsupported(protocol, ['name', 'codec', 'multiplexing', 'connections_per_host'], 'ApplicationProtocol', pp);
   const multiplexing = protocol['multiplexing'] === true;
-  const codec = parseCodec(protocol, multiplexing, pp);
+  const codec = parseCodec(protocol, multiplexing, pp, ctx.configDir);
 
   let routes: MetaProtocolProxyConfig['routes'] | undefined;
   const inline = obj(p['route_config']);

@@ -8,6 +8,7 @@ import type { NetworkFilterConfigFactory, ProblemSink, MainConfigContext } from 
 import { createTcpProxyStats, type TcpProxyConfig } from '../../../../common/tcp-proxy/tcp-proxy-config.js';
 import { TcpProxyFilter, type TcpProxySharedConfig } from '../../../../common/tcp-proxy/tcp-proxy-filter.js';
 import { durationMs, list, num, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
+import { reportUnknownClusters } from '../../../../config/cluster-references.js';
 
 const SUPPORTED = [
   'stat_prefix', 'cluster', 'weighted_clusters', 'idle_timeout', 'max_connect_attempts', 'backoff_options',
@@ -36,6 +37,11 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Tcp
     });
     if (config.weightedClusters.length === 0) wp.add('clusters', 'at least one cluster is required');
   }
+  const refs = [
+    ...(config.cluster !== undefined ? [{ path: 'cluster', name: config.cluster }] : []),
+    ...(config.weightedClusters ?? []).map((w, i) => ({ path: `weighted_clusters.clusters[${i}].name`, name: w.name })),
+  ];
+  reportUnknownClusters(refs, ctx, problems, false);
   const backoff = obj(p['backoff_options']);
   if (backoff) {
     const bp = problems.at('backoff_options');
