@@ -229,7 +229,7 @@ test('with request_headers_timeout off, stream_idle_timeout still bounds a slow 
 
 test('common_http_protocol_options fields Courier does not implement are refused by name', async () => {
   await assert.rejects(
-    startCourier(yaml(1, `          common_http_protocol_options:\n            headers_with_underscores_action: REJECT_REQUEST`)),
-    /HttpProtocolOptions\.headers_with_underscores_action is not supported/,
+    startCourier(yaml(1, `          common_http_protocol_options:\n            max_stream_duration: 5s`)),
+    /HttpProtocolOptions\.max_stream_duration is not supported/,
   );
 });
