@@ -39,6 +39,12 @@
  * a close; no stream for idle_timeout closes the connection; max_connection_duration and
  * max_requests_per_connection make the stream in flight the last (`connection: close`).
  *
+ * Before routing, in Envoy's order, each in its own module: headers_with_underscores_action
+ * (underscore-headers.ts, on the parsed head), path normalisation (path-normalizer.ts), the
+ * forwarding headers and the internal/external decision (forwarded-headers.ts), x-request-id
+ * (request-id.ts); request_timeout is armed then. Every response gets its `server` header
+ * (server-header.ts) and, if configured, x-request-id.
+ *
  * HTTP/1.0 is refused with Envoy's codec error (426 on an HTTP/1.1 status line) unless
  * http_protocol_options.accept_http_10; then it is answered on HTTP/1.0 and the connection
  * closes after the response unless the request asked for keep-alive and the response has a
