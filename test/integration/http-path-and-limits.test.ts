@@ -172,7 +172,7 @@ test('path_with_escaped_slashes_action: UNESCAPE_AND_FORWARD routes and forwards
   assert.equal(await forwardedPath('limits', '/a%2Fb'), '/a%2Fb');
 });
 
-test('headers_with_underscores_action: DROP_HEADER drops and counts; REJECT_REQUEST answers 400 and closes', async () => {
+test('headers_with_underscores_action: DROP_HEADER drops and counts; ALLOW passes; REJECT_REQUEST answers 400 and closes', async () => {
   const dropped = await stat('limits', 'http1.dropped_headers_with_underscores');
   const r = await get('limits', '/u', { x_user_id: '1', 'x-user-id': '2', x_other: '3' });
   const seen = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
@@ -180,6 +180,9 @@ test('headers_with_underscores_action: DROP_HEADER drops and counts; REJECT_REQU
   assert.equal(seen['x_other'], undefined);
   assert.equal(seen['x-user-id'], '2');
   assert.equal(await stat('limits', 'http1.dropped_headers_with_underscores'), dropped + 2);
+  // ALLOW, the default, passes them.
+  const allowed = await get('redirect', '/u', { x_user_id: '1' });
+  assert.equal((JSON.parse(allowed.body) as { headers: Record<string, string> }).headers['x_user_id'], '1');
   const reply = await raw('reject', 'GET /u HTTP/1.1\r\nHost: a\r\nx_user_id: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n');
   assert.match(reply, /^HTTP\/1\.1 400 /);
   assert.match(reply, /connection: close/i);
