@@ -30,7 +30,6 @@ export interface PathNormalizationConfig {
   readonly escapedSlashesAction: EscapedSlashesAction;
 }
 
-export const DEFAULT_PATH_NORMALIZATION: PathNormalizationConfig = { normalizePath: false, mergeSlashes: false, escapedSlashesAction: 'KEEP_UNCHANGED' };
 
 export type PathNormalizationResult =
   | { readonly action: 'continue'; readonly path: string }

@@ -21,7 +21,6 @@ export interface ServerHeaderConfig {
   readonly transformation: ServerHeaderTransformation;
 }
 
-export const DEFAULT_SERVER_HEADER: ServerHeaderConfig = { serverName: DEFAULT_SERVER_NAME, transformation: 'OVERWRITE' };
 
 export function applyServerHeader(headers: HeaderList, config: ServerHeaderConfig): void {
   if (config.transformation === 'OVERWRITE') headers.set('server', config.serverName);
