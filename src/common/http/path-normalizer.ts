@@ -30,7 +30,6 @@ export interface PathNormalizationConfig {
   readonly escapedSlashesAction: EscapedSlashesAction;
 }
 
-
 export type PathNormalizationResult =
   | { readonly action: 'continue'; readonly path: string }
   | { readonly action: 'redirect'; readonly path: string }

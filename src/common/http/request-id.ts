@@ -23,7 +23,6 @@ export interface RequestIdConfig {
   readonly alwaysSetInResponse: boolean;
 }
 
-
 /** Sets or keeps the request's x-request-id; `edge` from ForwardedHeaders.apply. */
 export function applyRequestId(headers: HeaderList, config: RequestIdConfig, edge: boolean): void {
   if (!config.generate) return;

@@ -21,7 +21,6 @@ export interface ServerHeaderConfig {
   readonly transformation: ServerHeaderTransformation;
 }
 
-
 export function applyServerHeader(headers: HeaderList, config: ServerHeaderConfig): void {
   if (config.transformation === 'OVERWRITE') headers.set('server', config.serverName);
   else if (config.transformation === 'APPEND_IF_ABSENT' && !headers.has('server')) headers.append('server', config.serverName);
