@@ -191,6 +191,13 @@ test('headers_with_underscores_action: DROP_HEADER drops and counts; ALLOW passe
   assert.equal(await stat('reject', 'http.reject.downstream_cx_protocol_error'), 1);
 });
 
+test('a fragment in the request-target is refused (400) whatever the path settings, as Envoy', async () => {
+  const before = await stat('limits', 'http.limits.downstream_rq_failed_path_normalization');
+  assert.match(await raw('limits', 'GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n'), /^HTTP\/1\.1 400 /);
+  assert.match(await raw('limits', 'GET /a?q=1#frag HTTP/1.1\r\nHost: a\r\n\r\n'), /^HTTP\/1\.1 400 /);
+  assert.equal(await stat('limits', 'http.limits.downstream_rq_failed_path_normalization'), before + 2);
+});
+
 test('max_headers_count and max_request_headers_kb: 431', async () => {
   const fields = (n: number): string => Array.from({ length: n }, (_, i) => `x-f${i}: v\r\n`).join('');
   // Every field counts (Host and Connection too): six pass, seven are too many.

@@ -55,4 +55,6 @@ test('normalizeRequestPath: escaped slashes first, then dot segments, then slash
   assert.deepEqual(normalizeRequestPath('/a%5Cb', { ...all, escapedSlashesAction: 'REJECT_REQUEST' }), { action: 'reject' });
   assert.deepEqual(normalizeRequestPath('/a%2Fb', { ...all, escapedSlashesAction: 'KEEP_UNCHANGED' }), { action: 'continue', path: '/a%2Fb' });
   assert.deepEqual(normalizeRequestPath('*', all), { action: 'continue', path: '*' });
+  const none = { normalizePath: false, mergeSlashes: false, escapedSlashesAction: 'KEEP_UNCHANGED' } as const;
+  assert.deepEqual(normalizeRequestPath('/a#b', none), { action: 'reject' });
 });

@@ -92,7 +92,7 @@ import {
 } from './http1-encoder.js';
 import { sanitizeTrailers } from './header-sanitizer.js';
 import type { ForwardedHeaders } from './forwarded-headers.js';
-import { normalizationEnabled, normalizeRequestPath, type PathNormalizationConfig } from './path-normalizer.js';
+import { normalizationNeeded, normalizeRequestPath, type PathNormalizationConfig } from './path-normalizer.js';
 import { applyRequestId, requestIdForResponse, type RequestIdConfig } from './request-id.js';
 import { applyServerHeader, serverFieldFor, type ServerHeaderConfig } from './server-header.js';
 import { applyUnderscoreAction, type HeadersWithUnderscoresAction } from './underscore-headers.js';
@@ -810,7 +810,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     const stats = this.#shared.stats;
     // Envoy's order: the path is normalised first (path-normalizer.ts), then the forwarding
     // headers and x-request-id are worked out (forwarded-headers.ts, request-id.ts), then routing.
-    if (normalizationEnabled(options.pathNormalization) && !this.#normalizePath()) return;
+    if (normalizationNeeded(this.#path, options.pathNormalization) && !this.#normalizePath()) return;
     const table = this.#shared.routeTable();
     const client = options.forwarding.apply(headers, this.#hcm.remoteIp, 'http', table.internalOnlyHeaders);
     if (client.fromXff) this.info.downstreamRemoteAddress = net.isIPv6(client.remoteIp) ? `[${client.remoteIp}]:0` : `${client.remoteIp}:0`;

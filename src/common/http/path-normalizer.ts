@@ -3,6 +3,8 @@
  * maybeNormalizePath), so that route matching and the path forwarded upstream see the same,
  * canonical path. In Envoy's order:
  *
+ * 0. Always: a request-target with a fragment ("#", which RFC 9112 does not allow there) is
+ *    refused with 400, as Envoy refuses it (a fragment could hide the path from matchers).
  * 1. path_with_escaped_slashes_action (default KEEP_UNCHANGED): any other action first decodes
  *    %2F/%2f to "/" and %5C/%5c to "\" in the path (not the query); if it found any,
  *    REJECT_REQUEST refuses the request (400), UNESCAPE_AND_REDIRECT redirects the client to
@@ -35,12 +37,13 @@ export type PathNormalizationResult =
   | { readonly action: 'redirect'; readonly path: string }
   | { readonly action: 'reject' };
 
-/** Whether any step can change a path: the HCM skips the call when none is configured. */
-export function normalizationEnabled(c: PathNormalizationConfig): boolean {
-  return c.normalizePath || c.mergeSlashes || c.escapedSlashesAction !== 'KEEP_UNCHANGED';
+/** Whether any step applies to `path`: the HCM skips the call when none does (the common case). */
+export function normalizationNeeded(path: string, c: PathNormalizationConfig): boolean {
+  return c.normalizePath || c.mergeSlashes || c.escapedSlashesAction !== 'KEEP_UNCHANGED' || path.includes('#');
 }
 
 export function normalizeRequestPath(path: string, c: PathNormalizationConfig): PathNormalizationResult {
+  if (path.includes('#')) return { action: 'reject' };
   // "*" (OPTIONS *) and authority-form targets are not paths.
   if (!path.startsWith('/') && !path.startsWith('\\') && !path.startsWith('.')) return { action: 'continue', path };
   const q = path.indexOf('?');
