@@ -169,6 +169,7 @@ const shared = {
     serverHeader: { serverName: 'courier', transformation: 'OVERWRITE' },
     pathNormalization: { normalizePath: false, mergeSlashes: false, escapedSlashesAction: 'KEEP_UNCHANGED' },
     requestTimeoutMs: 0,
+    maxStreamDurationMs: 0,
   },
   stats: createHcmStats(store.scope('http.bench_http')),
   codecStats: createHttp1CodecStats?.(store),

@@ -136,6 +136,8 @@ export interface HcmOptions {
   readonly pathNormalization: PathNormalizationConfig;
   /** request_timeout; 0 = none. */
   readonly requestTimeoutMs: number;
+  /** common_http_protocol_options.max_stream_duration; 0 = none. */
+  readonly maxStreamDurationMs: number;
 }
 
 /** Shared by every connection of one filter chain on one worker. */
@@ -730,6 +732,8 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #upstreamPath = '';
   /** request_timeout, from the head until the request is read whole or the response starts. */
   #requestTimer: NodeJS.Timeout | undefined;
+  /** max_stream_duration, from the head until the stream ends. */
+  #durationTimer: NodeJS.Timeout | undefined;
 
   constructor(hcm: HttpConnectionManager, shared: HcmShared, down: ConnectionImpl, head: Http1RequestHead) {
     this.#hcm = hcm;
@@ -816,6 +820,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (client.fromXff) this.info.downstreamRemoteAddress = net.isIPv6(client.remoteIp) ? `[${client.remoteIp}]:0` : `${client.remoteIp}:0`;
     applyRequestId(headers, options.requestId, client.edge);
     if (options.requestTimeoutMs > 0) this.#requestTimer = setTimeout(this.#onRequestTimeout, options.requestTimeoutMs);
+    if (options.maxStreamDurationMs > 0) this.#durationTimer = setTimeout(this.#onMaxStreamDuration, options.maxStreamDurationMs);
     const match = table.match(new HeaderRouteRequest(this.#authority, this.#path, head.method, headers), Math.random());
     if (!match) {
       stats.no_route.inc();
@@ -896,15 +901,15 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.#requestTimer = undefined;
     if (this.requestDone || this.#responseStarted || this.#responseDone || this.#finished) return;
     this.#shared.stats.downstream_rq_timeout.inc();
-    const up = this.#upstream;
-    this.#upstream = undefined;
-    up?.reset();
-    // The rest of the request is not read: the connection closes after the reply.
-    this.#localReply(408, 'request timeout', undefined, true);
-    if (!this.#finished) {
-      this.requestDone = true;
-      this.#maybeFinish();
-    }
+    this.#timeOut(408, 'request timeout');
+  };
+
+  /** common_http_protocol_options.max_stream_duration (Envoy's onStreamMaxDurationReached). */
+  #onMaxStreamDuration = (): void => {
+    this.#durationTimer = undefined;
+    if (this.#finished) return;
+    this.#shared.stats.downstream_rq_max_duration_reached.inc();
+    this.#timeOut(408, 'downstream duration timeout');
   };
 
   #clearRequestTimer(): void {
@@ -1399,21 +1404,28 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (this.#finished) return;
     this.#shared.stats.downstream_rq_idle_timeout.inc();
     this.info.responseFlags.add(ResponseFlag.StreamIdleTimeout);
+    // Envoy's maybeRequestTimeoutCode: 504 once the request was read whole, else 408.
+    this.#timeOut(this.requestDone ? 504 : 408, 'stream timeout');
+  }
+
+  /**
+   * A stream ran out of time: the upstream is reset; before the response, a local reply
+   * (an unfinished request is given up: the connection closes after the reply); after it, too
+   * late for a reply: an HTTP/1 stream is reset by closing its connection.
+   */
+  #timeOut(status: number, body: string): void {
     const up = this.#upstream;
     this.#upstream = undefined;
     up?.reset();
     if (this.#responseStarted || this.#responseDone) {
-      // Too late for a reply: an HTTP/1 stream is reset by closing its connection.
       const flush = this.#responseDone && !this.#tunnel;
       this.#responseDone = true;
       this.#hcm.close(flush ? CloseType.FlushWrite : CloseType.NoFlush);
       this.#finish();
       return;
     }
-    // Envoy's maybeRequestTimeoutCode: 504 once the request was read whole, else 408; an
-    // unfinished request is given up (the connection closes after the reply).
     const unfinished = !this.requestDone;
-    this.#localReply(unfinished ? 408 : 504, 'stream timeout', undefined, unfinished);
+    this.#localReply(status, body, undefined, unfinished);
     if (unfinished && !this.#finished) {
       this.requestDone = true;
       this.#maybeFinish();
@@ -1513,6 +1525,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (this.#finished) return;
     this.#finished = true;
     this.#clearRequestTimer();
+    if (this.#durationTimer !== undefined) {
+      clearTimeout(this.#durationTimer);
+      this.#durationTimer = undefined;
+    }
     this.#disarmRouteTimer();
     this.#clearRetryTimers();
     this.#releaseRetryBudget();

@@ -67,6 +67,8 @@ export interface HcmConfig {
   maxConnectionDurationMs: number;
   /** common_http_protocol_options.max_requests_per_connection; 0 = no limit (Envoy's default). */
   maxRequestsPerConnection: number;
+  /** common_http_protocol_options.max_stream_duration in ms; 0 = none (Envoy's default). */
+  maxStreamDurationMs: number;
   /** common_http_protocol_options.max_headers_count (Envoy's default 100; more is 431). */
   maxHeadersCount: number;
   /** common_http_protocol_options.headers_with_underscores_action (Envoy's default ALLOW). */
@@ -112,6 +114,8 @@ export interface HcmStats {
   readonly downstream_rq_time: Histogram;
   /** request_timeout fired (408). */
   readonly downstream_rq_timeout: Counter;
+  /** common_http_protocol_options.max_stream_duration fired (408, or a reset after the response started). */
+  readonly downstream_rq_max_duration_reached: Counter;
   /** stream_idle_timeout fired. */
   readonly downstream_rq_idle_timeout: Counter;
   /** request_headers_timeout fired (408). */
@@ -154,6 +158,7 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_rq_completed: c('downstream_rq_completed'),
     downstream_rq_time: scope.histogram('downstream_rq_time', 'milliseconds'),
     downstream_rq_timeout: c('downstream_rq_timeout'),
+    downstream_rq_max_duration_reached: c('downstream_rq_max_duration_reached'),
     downstream_rq_idle_timeout: c('downstream_rq_idle_timeout'),
     downstream_rq_header_timeout: c('downstream_rq_header_timeout'),
     downstream_rq_failed_path_normalization: c('downstream_rq_failed_path_normalization'),

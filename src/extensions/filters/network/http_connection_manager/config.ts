@@ -47,7 +47,7 @@ const SUPPORTED = [
   ...REQUEST_OPTION_FIELDS,
 ];
 /** The HttpProtocolOptions fields an HCM honours (the rest are refused by name). */
-const COMMON_HTTP_OPTIONS = ['idle_timeout', 'max_connection_duration', 'max_requests_per_connection', 'max_headers_count', 'headers_with_underscores_action'];
+const COMMON_HTTP_OPTIONS = ['idle_timeout', 'max_connection_duration', 'max_requests_per_connection', 'max_headers_count', 'headers_with_underscores_action', 'max_stream_duration'];
 const NOT_YET: Record<string, string> = {
   scoped_routes: 'scoped_routes is not supported by Courier yet; use an inline route_config',
 };
@@ -142,13 +142,14 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
 /**
  * common_http_protocol_options (core.v3.HttpProtocolOptions) for downstream connections:
  * idle_timeout (Envoy's default 1 hour; 0s disables it), max_connection_duration (none by
- * default), max_requests_per_connection (none by default), max_headers_count (100; more fields
+ * default), max_requests_per_connection (none by default), max_stream_duration (none by
+ * default), max_headers_count (100; more fields
  * get 431), headers_with_underscores_action (ALLOW).
  */
 function parseCommonHttpProtocolOptions(
   p: Obj,
   problems: ProblemSink,
-): Pick<HcmConfig, 'idleTimeoutMs' | 'maxConnectionDurationMs' | 'maxRequestsPerConnection' | 'maxHeadersCount' | 'headersWithUnderscoresAction'> {
+): Pick<HcmConfig, 'idleTimeoutMs' | 'maxConnectionDurationMs' | 'maxRequestsPerConnection' | 'maxStreamDurationMs' | 'maxHeadersCount' | 'headersWithUnderscoresAction'> {
   const o = obj(p['common_http_protocol_options']) ?? {};
   const op = problems.at('common_http_protocol_options');
   rejectUnsupported(o, COMMON_HTTP_OPTIONS, 'HttpProtocolOptions', op);
@@ -159,6 +160,7 @@ function parseCommonHttpProtocolOptions(
     op.add('headers_with_underscores_action', `unknown headers_with_underscores_action ${underscores} (one of ${HEADERS_WITH_UNDERSCORES_ACTIONS.join(', ')})`);
   }
   return {
+    maxStreamDurationMs: durationMs(o, 'max_stream_duration', 0),
     maxHeadersCount,
     headersWithUnderscoresAction: underscores as HeadersWithUnderscoresAction,
     idleTimeoutMs: durationMs(o, 'idle_timeout', DEFAULT_IDLE_TIMEOUT_MS),
@@ -229,6 +231,7 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
         serverHeader: config.request.serverHeader,
         pathNormalization: config.request.pathNormalization,
         requestTimeoutMs: config.request.requestTimeoutMs,
+        maxStreamDurationMs: config.maxStreamDurationMs,
       },
       stats: createHcmStats(ctx.stats.scope(`http.${config.statPrefix}`)),
       codecStats: createHttp1CodecStats(ctx.stats),
