@@ -37,7 +37,9 @@ const CONNECTIONS = Number(opts.connections);
 const dist = (p) => import(pathToFileURL(path.join(opts['courier-dir'], 'dist', 'src', p)).href);
 
 const { HttpConnectionManager } = await dist('common/http/connection-manager.js');
-const { createHcmStats } = await dist('common/http/hcm-config.js');
+const { createHcmStats, createHttp1CodecStats } = await dist('common/http/hcm-config.js');
+// Absent in builds before issue 10 (--courier-dir to an older tree): those ignore the options.
+const forwarding = await dist('common/http/forwarded-headers.js').catch(() => undefined);
 const { UpstreamHttpPools } = await dist('common/http/upstream-http-pool.js');
 const { ConnectionImpl } = await dist('common/network/connection-impl.js');
 const { FilterManagerImpl } = await dist('common/network/filter-manager-impl.js');
@@ -157,8 +159,20 @@ const shared = {
     idleTimeoutMs: 3_600_000,
     maxConnectionDurationMs: 0,
     maxRequestsPerConnection: 0,
+    maxHeadersCount: 100,
+    maxRequestHeaderBytes: 60 * 1024,
+    headersWithUnderscoresAction: 'ALLOW',
+    forwarding:
+      forwarding &&
+      new forwarding.ForwardedHeaders({ useRemoteAddress: false, xffNumTrustedHops: 0, skipXffAppend: false, internalAddress: { unixSockets: false, cidrRanges: [] } }),
+    requestId: { generate: true, preserveExternal: false, alwaysSetInResponse: false },
+    serverHeader: { serverName: 'courier', transformation: 'OVERWRITE' },
+    pathNormalization: { normalizePath: false, mergeSlashes: false, escapedSlashesAction: 'KEEP_UNCHANGED' },
+    requestTimeoutMs: 0,
+    maxStreamDurationMs: 0,
   },
   stats: createHcmStats(store.scope('http.bench_http')),
+  codecStats: createHttp1CodecStats?.(store),
   routeTable: () => table,
   clusterManager: { getThreadLocalCluster: (name) => (name === 'backend' ? cluster : undefined) },
   pools: new UpstreamHttpPools(store),

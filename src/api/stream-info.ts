@@ -50,8 +50,13 @@ export interface StreamInfo {
   bytesReceived: number;
   /** Bytes sent to downstream. */
   bytesSent: number;
-  /** "ip:port" of the downstream peer. */
+  /**
+   * "ip:port" of the client: the downstream peer, or for HTTP the address the connection
+   * manager took from x-forwarded-for ("ip:0", as Envoy).
+   */
   downstreamRemoteAddress: string;
+  /** "ip:port" of the downstream peer, whatever x-forwarded-for says (unset: downstreamRemoteAddress). */
+  readonly downstreamDirectRemoteAddress?: string;
   /** "ip:port" the downstream connection arrived on. */
   downstreamLocalAddress: string;
   /** "ip:port" of the chosen upstream host, when one was chosen. */
@@ -90,6 +95,7 @@ export class StreamInfoImpl implements StreamInfo {
   bytesReceived = 0;
   bytesSent = 0;
   downstreamRemoteAddress: string;
+  readonly downstreamDirectRemoteAddress: string;
   downstreamLocalAddress: string;
   upstreamHost: string | undefined = undefined;
   upstreamLocalAddress: string | undefined = undefined;
@@ -99,6 +105,7 @@ export class StreamInfoImpl implements StreamInfo {
 
   constructor(downstreamRemote: string, downstreamLocal: string) {
     this.downstreamRemoteAddress = downstreamRemote;
+    this.downstreamDirectRemoteAddress = downstreamRemote;
     this.downstreamLocalAddress = downstreamLocal;
   }
 

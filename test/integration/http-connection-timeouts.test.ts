@@ -4,7 +4,8 @@
  * idle_timeout (a connection that never sends anything), max_connection_duration and
  * max_requests_per_connection (the last response says `connection: close`, then the connection
  * closes), stream_idle_timeout bounding a head when request_headers_timeout is off (Envoy's
- * stream and its idle timer start at the head's first byte), and a node:http keep-alive client
+ * stream and its idle timer start at the head's first byte), max_stream_duration (408 "downstream
+ * duration timeout" for a response not started in time), and a node:http keep-alive client
  * in between that none of this disturbs. Two in-process Couriers with different settings share
  * one node:http upstream; times are asserted as ratios of the configured timeouts only.
  */
@@ -227,9 +228,21 @@ test('with request_headers_timeout off, stream_idle_timeout still bounds a slow 
   }, 'gauges back to 0');
 });
 
-test('common_http_protocol_options fields Courier does not implement are refused by name', async () => {
-  await assert.rejects(
-    startCourier(yaml(1, `          common_http_protocol_options:\n            headers_with_underscores_action: REJECT_REQUEST`)),
-    /HttpProtocolOptions\.headers_with_underscores_action is not supported/,
-  );
+test('max_stream_duration: a response not started at the limit is a 408 "downstream duration timeout"; a quick request is not disturbed', async () => {
+  const up = (upstream.address() as net.AddressInfo).port;
+  const c = await startCourier(yaml(up, `          common_http_protocol_options:\n            max_stream_duration: 1s`));
+  try {
+    const port = await c.listenerPort('http');
+    const agent = new http.Agent({ keepAlive: false });
+    assert.equal((await get(port, agent, '/quick')).status, 200);
+    const started = performance.now();
+    const slow = await get(port, agent, '/slow?delay=8000');
+    const ms = performance.now() - started;
+    assert.equal(slow.status, 408);
+    assert.equal(slow.body, 'downstream duration timeout');
+    assert.ok(ms >= 900 && ms < 6000, `answered after ${ms} ms (max_stream_duration 1s)`);
+    assert.equal(await c.stat('http.ingress.downstream_rq_max_duration_reached'), 1);
+  } finally {
+    await c.stop();
+  }
 });

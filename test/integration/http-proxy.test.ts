@@ -195,6 +195,8 @@ async function delta(names: string[], fn: () => Promise<void>): Promise<Record<s
 }
 
 test('GET is proxied with forwarding headers, server and date; stats count it', async () => {
+  // use_remote_address is unset (Envoy's default): x-forwarded-for is passed on as it came, and
+  // its one internal address makes the request internal (x-envoy-internal), as in Envoy.
   const d = await delta(
     ['http.ingress.downstream_rq_total', 'http.ingress.downstream_rq_2xx', 'http.ingress.downstream_rq_completed', 'cluster.a.upstream_rq_total', 'cluster.a.upstream_rq_200', 'cluster.a.upstream_rq_2xx'],
     async () => {
@@ -207,7 +209,8 @@ test('GET is proxied with forwarding headers, server and date; stats count it', 
     },
   );
   const seen = A.seen.get('get1')!;
-  assert.equal(seen.headers['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
+  assert.equal(seen.headers['x-forwarded-for'], '10.0.0.1');
+  assert.equal(seen.headers['x-envoy-internal'], 'true');
   assert.equal(seen.headers['x-forwarded-proto'], 'http');
   assert.match(String(seen.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   assert.deepEqual(d, {
@@ -402,7 +405,7 @@ test('config: rds over ADS without ads_config, other http filters, CONNECT upgra
   const cases: Array<[string, RegExp]> = [
     [base.slice(0, base.indexOf('          route_config:')) + '          rds: { route_config_name: r, config_source: { ads: {} } }\n' + base.slice(base.indexOf('          http_filters:')), /ads: \{\} needs dynamic_resources\.ads_config/],
     [base.replace('- name: envoy.filters.http.router', '- name: envoy.filters.http.cors\n            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }\n          - name: envoy.filters.http.router'), /envoy.filters.http.cors/],
-    [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          use_remote_address: true'), /use_remote_address/],
+    [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          add_user_agent: true'), /add_user_agent/],
     [base.replace('route: { cluster: web_backend }', 'route: { cluster: nowhere }'), /unknown cluster 'nowhere'/],
     [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          upgrade_configs: [{ upgrade_type: CONNECT }]'), /upgrade_configs\[0\]\.upgrade_type.*CONNECT is not supported/],
     [base.replace('codec_type: AUTO', 'codec_type: AUTO\n          http_protocol_options: { accept_http_10: true, allow_absolute_url: true }'), /Http1ProtocolOptions\.allow_absolute_url is not supported/],

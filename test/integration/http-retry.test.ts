@@ -281,9 +281,15 @@ test('a body larger than the replay buffer is not retried', async () => {
   assert.deepEqual(d, { [RETRY]: 0 });
 });
 
-test('x-envoy-retry-on and x-envoy-max-retries from the client are honoured and not forwarded', async () => {
+/**
+ * Envoy honours the x-envoy-* router headers from internal requests only: with
+ * use_remote_address unset, a request whose x-forwarded-for is one internal address.
+ */
+const INTERNAL = { 'x-forwarded-for': '10.0.0.1' };
+
+test('x-envoy-retry-on and x-envoy-max-retries from an internal client are honoured and not forwarded', async () => {
   const d = await delta([RETRY], async () => {
-    const r = await request('/plain503?n=1', { headers: { 'x-test-id': 'hdr1', 'x-envoy-retry-on': '5xx', 'x-envoy-max-retries': '1' } });
+    const r = await request('/plain503?n=1', { headers: { ...INTERNAL, 'x-test-id': 'hdr1', 'x-envoy-retry-on': '5xx', 'x-envoy-max-retries': '1' } });
     assert.equal(r.status, 200);
   });
   assert.deepEqual(d, { [RETRY]: 1 });
@@ -294,17 +300,29 @@ test('x-envoy-retry-on and x-envoy-max-retries from the client are honoured and 
   const r = await request('/plain503?n=1', { headers: { 'x-test-id': 'hdr2' } });
   assert.equal(r.status, 503);
   // x-envoy-max-retries: 0 disables the route's retries.
-  const z = await request('/always503', { headers: { 'x-test-id': 'hdr3', 'x-envoy-max-retries': '0' } });
+  const z = await request('/always503', { headers: { ...INTERNAL, 'x-test-id': 'hdr3', 'x-envoy-max-retries': '0' } });
   assert.equal(z.status, 503);
   assert.equal(S.tries.get('hdr3'), 1);
 });
 
 test('x-envoy-upstream-rq-timeout-ms bounds the whole request', async () => {
   const started = Date.now();
-  const r = await request('/plainhang', { headers: { 'x-test-id': 'rqt', 'x-envoy-upstream-rq-timeout-ms': '150' } });
+  const r = await request('/plainhang', { headers: { ...INTERNAL, 'x-test-id': 'rqt', 'x-envoy-upstream-rq-timeout-ms': '150' } });
   assert.equal(r.status, 504);
   assert.ok(Date.now() - started < 2000);
   assert.equal(S.headers.get('rqt')!['x-envoy-upstream-rq-timeout-ms'], undefined);
+});
+
+test('an external client (no x-forwarded-for, or a public address in it) cannot steer retries: the x-envoy-* headers are stripped', async () => {
+  for (const [id, extra] of [['ext1', {}], ['ext2', { 'x-forwarded-for': '203.0.113.7' }], ['ext3', { 'x-forwarded-for': '10.0.0.1, 10.0.0.2' }]] as const) {
+    const d = await delta([RETRY], async () => {
+      const r = await request('/plain503?n=1', { headers: { ...extra, 'x-test-id': id, 'x-envoy-retry-on': '5xx', 'x-envoy-max-retries': '1' } });
+      assert.equal(r.status, 503, id);
+    });
+    assert.deepEqual(d, { [RETRY]: 0 }, id);
+    assert.equal(S.headers.get(id)!['x-envoy-retry-on'], undefined, id);
+    assert.equal(S.headers.get(id)!['x-envoy-internal'], undefined, id);
+  }
 });
 
 test('circuit breaker max_retries: 0 → no retry, upstream_rq_retry_overflow counted', async () => {

@@ -278,7 +278,9 @@ test('ws: text and a 1 MiB binary message echo through Courier; the access log i
   // Connection and Upgrade reach the backend; the usual forwarding fields too.
   assert.equal(lastUpgrade?.['upgrade'], 'websocket');
   assert.match(String(lastUpgrade?.['connection']), /upgrade/i);
-  assert.equal(lastUpgrade?.['x-forwarded-for'], '127.0.0.1');
+  // use_remote_address is unset: x-forwarded-for is not added (Envoy's default); the scheme is.
+  assert.equal(lastUpgrade?.['x-forwarded-for'], undefined);
+  assert.equal(lastUpgrade?.['x-forwarded-proto'], 'http');
   const line = await logLine(/^\/chat /);
   const m = /^\/chat 101 - (\d+) (\d+) ws$/.exec(line);
   assert.ok(m, line);

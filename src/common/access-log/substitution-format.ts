@@ -233,7 +233,7 @@ const OPERATORS: ReadonlyMap<string, OperatorSpec> = new Map<string, OperatorSpe
   UPSTREAM_CLUSTER: { params: 'none', build: () => (info) => info.upstreamCluster || undefined },
   UPSTREAM_CLUSTER_RAW: { params: 'none', build: () => (info) => info.upstreamCluster || undefined },
   ...addressOperators('DOWNSTREAM_REMOTE', (info) => info.downstreamRemoteAddress),
-  ...addressOperators('DOWNSTREAM_DIRECT_REMOTE', (info) => info.downstreamRemoteAddress),
+  ...addressOperators('DOWNSTREAM_DIRECT_REMOTE', (info) => info.downstreamDirectRemoteAddress ?? info.downstreamRemoteAddress),
   ...addressOperators('DOWNSTREAM_LOCAL', (info) => info.downstreamLocalAddress),
   CONNECTION_TERMINATION_DETAILS: {
     params: 'none',

@@ -39,6 +39,12 @@
  * a close; no stream for idle_timeout closes the connection; max_connection_duration and
  * max_requests_per_connection make the stream in flight the last (`connection: close`).
  *
+ * Before routing, in Envoy's order, each in its own module: headers_with_underscores_action
+ * (underscore-headers.ts, on the parsed head), path normalisation (path-normalizer.ts), the
+ * forwarding headers and the internal/external decision (forwarded-headers.ts), x-request-id
+ * (request-id.ts); request_timeout is armed then. Every response gets its `server` header
+ * (server-header.ts) and, if configured, x-request-id.
+ *
  * HTTP/1.0 is refused with Envoy's codec error (426 on an HTTP/1.1 status line) unless
  * http_protocol_options.accept_http_10; then it is answered on HTTP/1.0 and the connection
  * closes after the response unless the request asked for keep-alive and the response has a
@@ -51,7 +57,7 @@
  * and a retried response's body is dropped with its connection. The route timeout bounds all
  * tries; each retry holds one unit of the cluster's max_retries budget.
  */
-import { randomFillSync } from 'node:crypto';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ThreadLocalCluster, ThreadLocalClusterManager } from '../../api/cluster.js';
 import { CloseType, ConnectionEvent } from '../../api/connection.js';
@@ -72,7 +78,7 @@ import {
 import { formatParts } from '../access-log/substitution-format.js';
 import { ConnectionTimers, type ConnectionTimerCallbacks, type HeadTimeoutKind } from './connection-timers.js';
 import { HeaderList } from './header-list.js';
-import type { HcmStats } from './hcm-config.js';
+import type { HcmStats, Http1CodecStats } from './hcm-config.js';
 import { Http1Parser, type Http1ParseError, type Http1RequestHead, type Http1ResponseHead } from './http1-parser.js';
 import {
   CONTINUE_100,
@@ -85,6 +91,11 @@ import {
   encodeResponseHead,
 } from './http1-encoder.js';
 import { sanitizeTrailers } from './header-sanitizer.js';
+import type { ForwardedHeaders } from './forwarded-headers.js';
+import { normalizationNeeded, normalizeRequestPath, type PathNormalizationConfig } from './path-normalizer.js';
+import { applyRequestId, requestIdForResponse, type RequestIdConfig } from './request-id.js';
+import { applyServerHeader, serverFieldFor, type ServerHeaderConfig } from './server-header.js';
+import { applyUnderscoreAction, type HeadersWithUnderscoresAction } from './underscore-headers.js';
 import { statusClass, statusHasNoBody } from './http-status.js';
 import type { UpstreamHttpPools, UpstreamHttpStream, UpstreamResetReason, UpstreamStreamCallbacks } from './upstream-http-pool.js';
 
@@ -113,21 +124,34 @@ export interface HcmOptions {
   readonly enableTrailers: boolean;
   /** http_protocol_options.allow_custom_methods: methods beyond Envoy's list are accepted. */
   readonly allowCustomMethods: boolean;
+  /** common_http_protocol_options.max_headers_count. */
+  readonly maxHeadersCount: number;
+  /** max_request_headers_kb, in bytes. */
+  readonly maxRequestHeaderBytes: number;
+  readonly headersWithUnderscoresAction: HeadersWithUnderscoresAction;
+  /** use_remote_address, xff_num_trusted_hops, skip_xff_append, internal_address_config. */
+  readonly forwarding: ForwardedHeaders;
+  readonly requestId: RequestIdConfig;
+  readonly serverHeader: ServerHeaderConfig;
+  readonly pathNormalization: PathNormalizationConfig;
+  /** request_timeout; 0 = none. */
+  readonly requestTimeoutMs: number;
+  /** common_http_protocol_options.max_stream_duration; 0 = none. */
+  readonly maxStreamDurationMs: number;
 }
 
 /** Shared by every connection of one filter chain on one worker. */
 export interface HcmShared {
   readonly options: HcmOptions;
   readonly stats: HcmStats;
+  /** http1.* (headers_with_underscores_action). */
+  readonly codecStats: Http1CodecStats;
   /** The current route table; called once per request (a later RDS slot plugs in here). */
   routeTable(): RouteTable;
   readonly clusterManager: ThreadLocalClusterManager;
   readonly pools: UpstreamHttpPools;
   readonly accessLoggers: readonly AccessLogger[];
 }
-
-/** Value of the `server` header on every response (Envoy writes `envoy`). */
-export const SERVER_NAME = 'courier';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded; framing is re-derived per hop. */
 const REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'expect']);
@@ -188,37 +212,6 @@ function httpDate(): string {
   return cachedDate;
 }
 
-/**
- * x-request-id values: random (version 4) UUIDs, as crypto.randomUUID() makes them, from a
- * pool of random bytes refilled 256 UUIDs at a time, written as one latin1 string (randomUUID
- * builds its string from 20 pieces, which is most of its cost).
- */
-const UUID_POOL = Buffer.alloc(16 * 256);
-let uuidPoolOffset = UUID_POOL.length;
-const UUID_TEXT = Buffer.alloc(36);
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-
-function randomRequestId(): string {
-  if (uuidPoolOffset === UUID_POOL.length) {
-    randomFillSync(UUID_POOL);
-    uuidPoolOffset = 0;
-  }
-  const b = UUID_POOL;
-  const o = uuidPoolOffset;
-  uuidPoolOffset += 16;
-  b[o + 6] = (b[o + 6]! & 0x0f) | 0x40; // version 4
-  b[o + 8] = (b[o + 8]! & 0x3f) | 0x80; // variant 10
-  const t = UUID_TEXT;
-  let k = 0;
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) t[k++] = 0x2d; // '-'
-    const v = b[o + i]!;
-    t[k++] = HEX_DIGITS[v >> 4]!;
-    t[k++] = HEX_DIGITS[v & 0x0f]!;
-  }
-  return t.toString('latin1', 0, 36);
-}
-
 /** "ip" of an "ip:port" or "[ip6]:port" address. */
 function addressIp(address: string): string {
   if (address.startsWith('[')) {
@@ -277,7 +270,19 @@ export class HttpConnectionManager implements ReadFilter, ConnectionTimerCallbac
     this.#timers = new ConnectionTimers(shared.options, this);
     this.#parser = Http1Parser.forRequests({
       onHead: (head) => {
+        if (this.#closed) return;
         this.#timers.streamStarted();
+        const underscores = applyUnderscoreAction(head.headers, shared.options.headersWithUnderscoresAction);
+        if (underscores === 'reject') {
+          // Envoy's codec refuses the request as a protocol error (400, then close).
+          // Envoy's details: http1.unexpected_underscore (no stream exists to log it).
+          shared.codecStats.requests_rejected_with_underscores_in_headers.inc();
+          shared.stats.downstream_cx_protocol_error.inc();
+          this.#parser.pause();
+          this.#codecErrorReply(400);
+          return;
+        }
+        if (underscores > 0) shared.codecStats.dropped_headers_with_underscores.inc(underscores);
         const maxRequests = shared.options.maxRequestsPerConnection;
         if (maxRequests > 0 && ++this.#requests >= maxRequests && !this.#closeAfterStream) {
           this.#closeAfterStream = true;
@@ -298,7 +303,11 @@ export class HttpConnectionManager implements ReadFilter, ConnectionTimerCallbac
           this.#pipelinePaused = true;
         }
       },
-    }, { allowCustomMethods: shared.options.allowCustomMethods });
+    }, {
+      allowCustomMethods: shared.options.allowCustomMethods,
+      maxHeaderCount: shared.options.maxHeadersCount,
+      maxHeaderBytes: shared.options.maxRequestHeaderBytes,
+    });
   }
 
   initializeReadFilterCallbacks(cb: ReadFilterCallbacks): void {
@@ -454,11 +463,11 @@ export class HttpConnectionManager implements ReadFilter, ConnectionTimerCallbac
   /** A local reply outside any stream (the request head never completed), then close. */
   #replyAndClose(status: number, body: string): void {
     countResponseClass(this.#shared.stats, status);
-    this.#down.write(encodeLocalReply({ statusCode: status, body, close: true, headers: ['date', httpDate(), 'server', SERVER_NAME] }), false);
+    this.#down.write(encodeLocalReply({ statusCode: status, body, close: true, headers: ['date', httpDate(), ...serverFieldFor(this.#shared.options.serverHeader)] }), false);
     this.close(CloseType.FlushWrite);
   }
 
-  /** @internal The client's IP, for x-forwarded-for. */
+  /** @internal The connection's peer IP (forwarded-headers.ts works out the client from it). */
   get remoteIp(): string {
     return (this.#remoteIp ??= addressIp(this.#down.remoteAddress));
   }
@@ -549,13 +558,21 @@ export class HttpConnectionManager implements ReadFilter, ConnectionTimerCallbac
     const stream = this.#stream;
     if (stream) {
       stream.failRequest(err);
+      this.close(CloseType.FlushWrite);
     } else {
-      countResponseClass(this.#shared.stats, err.status);
-      this.#down.write(
-        encodeLocalReply({ statusCode: err.status, body: 'Bad Request', close: true, headers: ['date', httpDate(), 'server', SERVER_NAME] }),
-        false,
-      );
+      this.#codecErrorReply(err.status);
     }
+  }
+
+  /**
+   * A request the codec refused before it became a stream (the caller has counted
+   * downstream_cx_protocol_error): `status` with "Bad Request", then close.
+   */
+  #codecErrorReply(status: number): void {
+    const stats = this.#shared.stats;
+    countResponseClass(stats, status);
+    const headers = ['date', httpDate(), ...serverFieldFor(this.#shared.options.serverHeader)];
+    this.#down.write(encodeLocalReply({ statusCode: status, body: 'Bad Request', close: true, headers }), false);
     this.close(CloseType.FlushWrite);
   }
 
@@ -713,6 +730,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #replyVersion: 0 | 1;
   /** The request path as sent upstream (after prefix_rewrite). */
   #upstreamPath = '';
+  /** request_timeout, from the head until the request is read whole or the response starts. */
+  #requestTimer: NodeJS.Timeout | undefined;
+  /** max_stream_duration, from the head until the stream ends. */
+  #durationTimer: NodeJS.Timeout | undefined;
 
   constructor(hcm: HttpConnectionManager, shared: HcmShared, down: ConnectionImpl, head: Http1RequestHead) {
     this.#hcm = hcm;
@@ -790,12 +811,16 @@ class ActiveStream implements UpstreamStreamCallbacks {
       this.#localReply(400, 'missing host header', undefined, true);
       return;
     }
-    // x-forwarded-proto and x-request-id as Envoy's HCM sets them before routing.
-    if (!headers.has('x-forwarded-proto')) headers.append('x-forwarded-proto', 'http'); // absent: set() is append()
-    if (!headers.has('x-request-id')) headers.append('x-request-id', randomRequestId());
     const stats = this.#shared.stats;
+    // Envoy's order: the path is normalised first (path-normalizer.ts), then the forwarding
+    // headers and x-request-id are worked out (forwarded-headers.ts, request-id.ts), then routing.
+    if (normalizationNeeded(this.#path, options.pathNormalization) && !this.#normalizePath()) return;
     const table = this.#shared.routeTable();
-    for (const name of table.internalOnlyHeaders) headers.remove(name);
+    const client = options.forwarding.apply(headers, this.#hcm.remoteIp, 'http', table.internalOnlyHeaders);
+    if (client.fromXff) this.info.downstreamRemoteAddress = net.isIPv6(client.remoteIp) ? `[${client.remoteIp}]:0` : `${client.remoteIp}:0`;
+    applyRequestId(headers, options.requestId, client.edge);
+    if (options.requestTimeoutMs > 0) this.#requestTimer = setTimeout(this.#onRequestTimeout, options.requestTimeoutMs);
+    if (options.maxStreamDurationMs > 0) this.#durationTimer = setTimeout(this.#onMaxStreamDuration, options.maxStreamDurationMs);
     const match = table.match(new HeaderRouteRequest(this.#authority, this.#path, head.method, headers), Math.random());
     if (!match) {
       stats.no_route.inc();
@@ -847,6 +872,50 @@ class ActiveStream implements UpstreamStreamCallbacks {
       // Envoy's default (proxy_100_continue false): answer 100 Continue here, strip Expect.
       this.#down.write(CONTINUE_100, false);
     }
+  }
+
+  /**
+   * normalize_path, merge_slashes and path_with_escaped_slashes_action on this request's path.
+   * False when the request was answered instead (400, or a 307 to the normalised path).
+   */
+  #normalizePath(): boolean {
+    const result = normalizeRequestPath(this.#path, this.#shared.options.pathNormalization);
+    const stats = this.#shared.stats;
+    // gRPC clients do not follow redirects: Envoy refuses them instead.
+    if (result.action === 'reject' || (result.action === 'redirect' && (this.#headers.first('content-type') ?? '').startsWith('application/grpc'))) {
+      stats.downstream_rq_failed_path_normalization.inc();
+      this.#localReply(400, '');
+      return false;
+    }
+    if (result.action === 'redirect') {
+      stats.downstream_rq_redirected_with_normalized_path.inc();
+      this.#localReply(307, '', ['location', result.path]);
+      return false;
+    }
+    this.#path = result.path;
+    return true;
+  }
+
+  /** request_timeout: the whole request was not received in time (Envoy's onRequestTimeout). */
+  #onRequestTimeout = (): void => {
+    this.#requestTimer = undefined;
+    if (this.requestDone || this.#responseStarted || this.#responseDone || this.#finished) return;
+    this.#shared.stats.downstream_rq_timeout.inc();
+    this.#timeOut(408, 'request timeout');
+  };
+
+  /** common_http_protocol_options.max_stream_duration (Envoy's onStreamMaxDurationReached). */
+  #onMaxStreamDuration = (): void => {
+    this.#durationTimer = undefined;
+    if (this.#finished) return;
+    this.#shared.stats.downstream_rq_max_duration_reached.inc();
+    this.#timeOut(408, 'downstream duration timeout');
+  };
+
+  #clearRequestTimer(): void {
+    if (this.#requestTimer === undefined) return;
+    clearTimeout(this.#requestTimer);
+    this.#requestTimer = undefined;
   }
 
   /**
@@ -1037,16 +1106,13 @@ class ActiveStream implements UpstreamStreamCallbacks {
   /**
    * The request as it goes upstream, once per request (Envoy's finalizeRequestHeaders, before
    * a host is chosen, so %UPSTREAM_REMOTE_ADDRESS% is '' in request headers as in Envoy):
-   * hop-by-hop fields out (an upgrade keeps Connection and Upgrade), forwarding fields,
-   * rewrites and header mutations in.
+   * hop-by-hop fields out (an upgrade keeps Connection and Upgrade), rewrites and header
+   * mutations in (the forwarding fields were set in start()).
    */
   #prepareUpstreamRequest(match: RouteMatch): void {
     const head = this.#head;
     const headers = this.#headers;
     headers.removeAll(head.upgrade ? UPGRADE_REQUEST_HOP_BY_HOP : REQUEST_HOP_BY_HOP);
-    const xff = headers.get('x-forwarded-for');
-    const ip = this.#hcm.remoteIp;
-    headers.set('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`);
     if (match.hostRewrite !== undefined) headers.set('host', match.hostRewrite);
     const action = match.action;
     this.#upstreamPath = (action.kind === 'route' ? match.route.rewritePath(this.#path) : undefined) ?? this.#path;
@@ -1109,6 +1175,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
 
   onRequestComplete(received: string[] | undefined): void {
     this.requestDone = true;
+    this.#clearRequestTimer();
     const trailers = this.#trailersToForward(received);
     this.#requestTrailers = trailers;
     const up = this.#upstream;
@@ -1157,6 +1224,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
     }
     if (this.#attempt > 1 && !this.info.responseFlags.has(ResponseFlag.UpstreamRetryLimitExceeded)) this.#counter('retry_success').inc();
     this.#responseStarted = true;
+    this.#clearRequestTimer();
     this.#hcm.touch();
     const req = this.#head;
     this.info.responseCode = head.statusCode;
@@ -1191,7 +1259,7 @@ class ActiveStream implements UpstreamStreamCallbacks {
       if (route.responseHeaderMutations.length > 0) applyHeaderMutations(route.responseHeaderMutations, headers, expandHeaderValue, this.info);
       if (route.virtualHost.includeAttemptCountInResponse) headers.set('x-envoy-attempt-count', String(this.#attempt));
     }
-    headers.set('server', SERVER_NAME);
+    this.#finalizeResponseHeaders(headers);
     if (!headers.has('date')) headers.append('date', httpDate());
     if (!switching) this.#appendConnectionHeader(headers);
     const encoded = encodeResponseHead(head.statusCode, headers.flat, undefined, this.#replyVersion);
@@ -1336,21 +1404,28 @@ class ActiveStream implements UpstreamStreamCallbacks {
     if (this.#finished) return;
     this.#shared.stats.downstream_rq_idle_timeout.inc();
     this.info.responseFlags.add(ResponseFlag.StreamIdleTimeout);
+    // Envoy's maybeRequestTimeoutCode: 504 once the request was read whole, else 408.
+    this.#timeOut(this.requestDone ? 504 : 408, 'stream timeout');
+  }
+
+  /**
+   * A stream ran out of time: the upstream is reset; before the response, a local reply
+   * (an unfinished request is given up: the connection closes after the reply); after it, too
+   * late for a reply: an HTTP/1 stream is reset by closing its connection.
+   */
+  #timeOut(status: number, body: string): void {
     const up = this.#upstream;
     this.#upstream = undefined;
     up?.reset();
     if (this.#responseStarted || this.#responseDone) {
-      // Too late for a reply: an HTTP/1 stream is reset by closing its connection.
       const flush = this.#responseDone && !this.#tunnel;
       this.#responseDone = true;
       this.#hcm.close(flush ? CloseType.FlushWrite : CloseType.NoFlush);
       this.#finish();
       return;
     }
-    // Envoy's maybeRequestTimeoutCode: 504 once the request was read whole, else 408; an
-    // unfinished request is given up (the connection closes after the reply).
     const unfinished = !this.requestDone;
-    this.#localReply(unfinished ? 408 : 504, 'stream timeout', undefined, unfinished);
+    this.#localReply(status, body, undefined, unfinished);
     if (unfinished && !this.#finished) {
       this.requestDone = true;
       this.#maybeFinish();
@@ -1401,9 +1476,10 @@ class ActiveStream implements UpstreamStreamCallbacks {
     this.#closeIfDraining();
     this.info.responseCode = status;
     this.#responseStarted = true;
+    this.#clearRequestTimer();
     const headers = new HeaderList(extra ? [...extra] : []);
     headers.set('date', httpDate());
-    headers.set('server', SERVER_NAME);
+    this.#finalizeResponseHeaders(headers);
     this.#responseHeaders = headers;
     if (this.#replyVersion === 0 && !this.#closeAfter) headers.append('connection', 'keep-alive');
     this.info.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -1419,6 +1495,14 @@ class ActiveStream implements UpstreamStreamCallbacks {
       false,
     );
     this.#endResponse();
+  }
+
+  /** What the HCM sets on every response it encodes: `server` and, if configured, x-request-id. */
+  #finalizeResponseHeaders(headers: HeaderList): void {
+    const options = this.#shared.options;
+    applyServerHeader(headers, options.serverHeader);
+    const requestId = requestIdForResponse(this.#headers, options.requestId);
+    if (requestId !== undefined) headers.set('x-request-id', requestId);
   }
 
   #endResponse(): void {
@@ -1440,6 +1524,11 @@ class ActiveStream implements UpstreamStreamCallbacks {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#clearRequestTimer();
+    if (this.#durationTimer !== undefined) {
+      clearTimeout(this.#durationTimer);
+      this.#durationTimer = undefined;
+    }
     this.#disarmRouteTimer();
     this.#clearRetryTimers();
     this.#releaseRetryBudget();

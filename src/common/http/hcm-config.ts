@@ -5,7 +5,12 @@
 import type { Counter, Gauge, Histogram, StatsScope } from '../../api/stats.js';
 import type { AccessLogConfig } from '../access-log/access-log-config.js';
 import type { RouteConfig } from '../router/route-config.js';
+import type { ForwardingConfig } from './forwarded-headers.js';
 import type { StatusClass } from './http-status.js';
+import type { PathNormalizationConfig } from './path-normalizer.js';
+import type { RequestIdConfig } from './request-id.js';
+import type { ServerHeaderConfig } from './server-header.js';
+import type { HeadersWithUnderscoresAction } from './underscore-headers.js';
 
 /**
  * Where an HCM's routes come from: a static inline route_config, compiled once per worker
@@ -21,8 +26,25 @@ export interface HcmUpgradeConfig {
   enabled: boolean;
 }
 
+/**
+ * How a request is taken in before routing (parsed by the extension's request-options.ts):
+ * forwarding headers, x-request-id, the `server` header, path normalisation, request_timeout,
+ * max_request_headers_kb.
+ */
+export interface HcmRequestOptions {
+  readonly forwarding: ForwardingConfig;
+  readonly requestId: RequestIdConfig;
+  readonly serverHeader: ServerHeaderConfig;
+  readonly pathNormalization: PathNormalizationConfig;
+  /** request_timeout in ms; 0 = none (Envoy's default). */
+  readonly requestTimeoutMs: number;
+  /** max_request_headers_kb, in bytes (Envoy's default 60 KiB). */
+  readonly maxRequestHeaderBytes: number;
+}
+
 export interface HcmConfig {
   statPrefix: string;
+  request: HcmRequestOptions;
   routes: HcmRoutesConfig;
   accessLogs: AccessLogConfig[];
   /** upgrade_configs, in order; an upgrade type not listed is refused unless a route enables it. */
@@ -45,6 +67,12 @@ export interface HcmConfig {
   maxConnectionDurationMs: number;
   /** common_http_protocol_options.max_requests_per_connection; 0 = no limit (Envoy's default). */
   maxRequestsPerConnection: number;
+  /** common_http_protocol_options.max_stream_duration in ms; 0 = none (Envoy's default). */
+  maxStreamDurationMs: number;
+  /** common_http_protocol_options.max_headers_count (Envoy's default 100; more is 431). */
+  maxHeadersCount: number;
+  /** common_http_protocol_options.headers_with_underscores_action (Envoy's default ALLOW). */
+  headersWithUnderscoresAction: HeadersWithUnderscoresAction;
 }
 
 /** Envoy's default stream_idle_timeout. */
@@ -84,11 +112,18 @@ export interface HcmStats {
   readonly downstream_rq_active: Gauge;
   readonly downstream_rq_completed: Counter;
   readonly downstream_rq_time: Histogram;
+  /** request_timeout fired (408). */
   readonly downstream_rq_timeout: Counter;
+  /** common_http_protocol_options.max_stream_duration fired (408, or a reset after the response started). */
+  readonly downstream_rq_max_duration_reached: Counter;
   /** stream_idle_timeout fired. */
   readonly downstream_rq_idle_timeout: Counter;
   /** request_headers_timeout fired (408). */
   readonly downstream_rq_header_timeout: Counter;
+  /** normalize_path or path_with_escaped_slashes_action refused the path (400). */
+  readonly downstream_rq_failed_path_normalization: Counter;
+  /** path_with_escaped_slashes_action UNESCAPE_AND_REDIRECT redirected the request (307). */
+  readonly downstream_rq_redirected_with_normalized_path: Counter;
   /** An upgrade request refused (403) because neither the HCM nor the route enables its type. */
   readonly downstream_rq_ws_on_non_ws_route: Counter;
   readonly no_route: Counter;
@@ -123,8 +158,11 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_rq_completed: c('downstream_rq_completed'),
     downstream_rq_time: scope.histogram('downstream_rq_time', 'milliseconds'),
     downstream_rq_timeout: c('downstream_rq_timeout'),
+    downstream_rq_max_duration_reached: c('downstream_rq_max_duration_reached'),
     downstream_rq_idle_timeout: c('downstream_rq_idle_timeout'),
     downstream_rq_header_timeout: c('downstream_rq_header_timeout'),
+    downstream_rq_failed_path_normalization: c('downstream_rq_failed_path_normalization'),
+    downstream_rq_redirected_with_normalized_path: c('downstream_rq_redirected_with_normalized_path'),
     downstream_rq_ws_on_non_ws_route: c('downstream_rq_ws_on_non_ws_route'),
     no_route: c('no_route'),
     no_cluster: c('no_cluster'),
@@ -138,5 +176,19 @@ export function createHcmStats(scope: StatsScope): HcmStats {
       '4xx': c('downstream_rq_4xx'),
       '5xx': c('downstream_rq_5xx'),
     },
+  };
+}
+
+/** Envoy's HTTP/1 codec stats, rooted at `http1.` (shared by every HCM, as in Envoy). */
+export interface Http1CodecStats {
+  readonly dropped_headers_with_underscores: Counter;
+  readonly requests_rejected_with_underscores_in_headers: Counter;
+}
+
+export function createHttp1CodecStats(root: StatsScope): Http1CodecStats {
+  const scope = root.scope('http1');
+  return {
+    dropped_headers_with_underscores: scope.counter('dropped_headers_with_underscores'),
+    requests_rejected_with_underscores_in_headers: scope.counter('requests_rejected_with_underscores_in_headers'),
   };
 }

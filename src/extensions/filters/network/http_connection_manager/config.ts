@@ -12,6 +12,7 @@ import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink, Worker
 import { HttpConnectionManager, type HcmShared } from '../../../../common/http/connection-manager.js';
 import {
   createHcmStats,
+  createHttp1CodecStats,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
@@ -22,7 +23,11 @@ import { UpstreamHttpPools } from '../../../../common/http/upstream-http-pool.js
 import { parseRouteConfiguration, parseUpgradeConfigs, type UpgradeConfigsLevel } from '../../../../common/router/route-config.js';
 import { reportUnknownClusters, routeClusterReferences } from '../../../../config/cluster-references.js';
 import { RouteTable } from '../../../../common/router/route-table.js';
+import { HEADERS_WITH_UNDERSCORES_ACTIONS, type HeadersWithUnderscoresAction } from '../../../../common/http/underscore-headers.js';
+import { DEFAULT_MAX_HEADER_COUNT } from '../../../../common/http/http1-parser.js';
+import { ForwardedHeaders } from '../../../../common/http/forwarded-headers.js';
 import { bool, durationMs, list, num, obj, rejectUnsupported, str, type Obj } from '../../../../config/plain-reader.js';
+import { parseRequestOptions, REQUEST_OPTION_FIELDS } from './request-options.js';
 
 export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 const ROUTER_FILTER = 'envoy.filters.http.router';
@@ -40,9 +45,10 @@ const SUPPORTED = [
   'stream_idle_timeout',
   'request_headers_timeout',
   'common_http_protocol_options',
+  ...REQUEST_OPTION_FIELDS,
 ];
 /** The HttpProtocolOptions fields an HCM honours (the rest are refused by name). */
-const COMMON_HTTP_OPTIONS = ['idle_timeout', 'max_connection_duration', 'max_requests_per_connection'];
+const COMMON_HTTP_OPTIONS = ['idle_timeout', 'max_connection_duration', 'max_requests_per_connection', 'max_headers_count', 'headers_with_underscores_action', 'max_stream_duration'];
 const NOT_YET: Record<string, string> = {
   scoped_routes: 'scoped_routes is not supported by Courier yet; use an inline route_config',
 };
@@ -89,6 +95,7 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
   if (/[\0\r\n]/.test(defaultHostForHttp10)) problems.add('http_protocol_options.default_host_for_http_10', 'must not contain NUL, CR or LF');
   const base = {
     statPrefix,
+    request: parseRequestOptions(p, problems),
     upgrades,
     acceptHttp10,
     defaultHostForHttp10,
@@ -134,15 +141,27 @@ function parseConfig(p: Obj, problems: ProblemSink, ctx: MainConfigContext): Hcm
 /**
  * common_http_protocol_options (core.v3.HttpProtocolOptions) for downstream connections:
  * idle_timeout (Envoy's default 1 hour; 0s disables it), max_connection_duration (none by
- * default), max_requests_per_connection (none by default).
+ * default), max_requests_per_connection (none by default), max_stream_duration (none by
+ * default), max_headers_count (100; more fields
+ * get 431), headers_with_underscores_action (ALLOW).
  */
 function parseCommonHttpProtocolOptions(
   p: Obj,
   problems: ProblemSink,
-): Pick<HcmConfig, 'idleTimeoutMs' | 'maxConnectionDurationMs' | 'maxRequestsPerConnection'> {
+): Pick<HcmConfig, 'idleTimeoutMs' | 'maxConnectionDurationMs' | 'maxRequestsPerConnection' | 'maxStreamDurationMs' | 'maxHeadersCount' | 'headersWithUnderscoresAction'> {
   const o = obj(p['common_http_protocol_options']) ?? {};
-  rejectUnsupported(o, COMMON_HTTP_OPTIONS, 'HttpProtocolOptions', problems.at('common_http_protocol_options'));
+  const op = problems.at('common_http_protocol_options');
+  rejectUnsupported(o, COMMON_HTTP_OPTIONS, 'HttpProtocolOptions', op);
+  const maxHeadersCount = num(o, 'max_headers_count', DEFAULT_MAX_HEADER_COUNT);
+  if (!Number.isInteger(maxHeadersCount) || maxHeadersCount < 1) op.add('max_headers_count', `must be at least 1, got ${maxHeadersCount}`);
+  const underscores = str(o, 'headers_with_underscores_action', 'ALLOW');
+  if (!(HEADERS_WITH_UNDERSCORES_ACTIONS as readonly string[]).includes(underscores)) {
+    op.add('headers_with_underscores_action', `unknown headers_with_underscores_action ${underscores} (one of ${HEADERS_WITH_UNDERSCORES_ACTIONS.join(', ')})`);
+  }
   return {
+    maxStreamDurationMs: durationMs(o, 'max_stream_duration', 0),
+    maxHeadersCount,
+    headersWithUnderscoresAction: underscores as HeadersWithUnderscoresAction,
     idleTimeoutMs: durationMs(o, 'idle_timeout', DEFAULT_IDLE_TIMEOUT_MS),
     maxConnectionDurationMs: durationMs(o, 'max_connection_duration', 0),
     maxRequestsPerConnection: num(o, 'max_requests_per_connection', 0),
@@ -203,8 +222,18 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
         idleTimeoutMs: config.idleTimeoutMs,
         maxConnectionDurationMs: config.maxConnectionDurationMs,
         maxRequestsPerConnection: config.maxRequestsPerConnection,
+        maxHeadersCount: config.maxHeadersCount,
+        maxRequestHeaderBytes: config.request.maxRequestHeaderBytes,
+        headersWithUnderscoresAction: config.headersWithUnderscoresAction,
+        forwarding: new ForwardedHeaders(config.request.forwarding),
+        requestId: config.request.requestId,
+        serverHeader: config.request.serverHeader,
+        pathNormalization: config.request.pathNormalization,
+        requestTimeoutMs: config.request.requestTimeoutMs,
+        maxStreamDurationMs: config.maxStreamDurationMs,
       },
       stats: createHcmStats(ctx.stats.scope(`http.${config.statPrefix}`)),
+      codecStats: createHttp1CodecStats(ctx.stats),
       routeTable,
       clusterManager: ctx.clusterManager,
       pools: poolsFor(ctx.stats),
