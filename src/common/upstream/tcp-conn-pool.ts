@@ -62,7 +62,8 @@ export function destroyUpstreamConnections(): void {
 }
 
 export class TcpConnPoolImpl implements TcpConnPool {
-  readonly host: HostDescription;
+  /** Changes only through retarget() (a LOGICAL_DNS host's new address). */
+  host: HostDescription;
   readonly hostStats: HostStats;
   readonly #cluster: PoolClusterInfo;
 
@@ -72,8 +73,18 @@ export class TcpConnPoolImpl implements TcpConnPool {
     this.hostStats = hostStats;
   }
 
+  /**
+   * LOGICAL_DNS: new connections go to `host` (the logical host's latest address); the ones
+   * made before keep their peer.
+   */
+  retarget(host: HostDescription): void {
+    this.host = host;
+  }
+
   newConnection(callbacks: TcpPoolCallbacks, connectionOptions?: NewConnectionOptions): Cancellable {
     const asStream = connectionOptions?.asStream ?? true;
+    // Read once: a LOGICAL_DNS retarget() must not change where this attempt goes or what it reports.
+    const host = this.host;
     const stats = this.#cluster.stats;
     const resources = this.#cluster.resources;
     if (!resources.connections.canCreate()) {
@@ -82,7 +93,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
       setImmediate(() => {
         if (failed.state !== 'connecting') return;
         failed.state = 'failed';
-        callbacks.onPoolFailure(PoolFailureReason.Overflow, this.host, 'too many connections');
+        callbacks.onPoolFailure(PoolFailureReason.Overflow, host, 'too many connections');
       });
       return failed;
     }
@@ -95,8 +106,8 @@ export class TcpConnPoolImpl implements TcpConnPool {
     // writableHighWaterMark reaches the Duplex constructor (the typings omit it): it makes
     // write() report the buffer limit as Envoy's high watermark.
     const options = {
-      host: this.host.host,
-      port: this.host.port,
+      host: host.host,
+      port: host.port,
       allowHalfOpen: true,
       noDelay: true,
       writableHighWaterMark: this.#cluster.bufferLimitBytes,
@@ -121,7 +132,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
       stats.upstream_cx_destroy.inc();
       socket.destroy();
       release();
-      callbacks.onPoolFailure(reason, this.host, details);
+      callbacks.onPoolFailure(reason, host, details);
     };
     const timer =
       this.#cluster.connectTimeoutMs > 0
@@ -170,7 +181,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
           release();
         },
       });
-      callbacks.onPoolReady(conn, this.host);
+      callbacks.onPoolReady(conn, host);
     });
     return attempt;
   }
