@@ -5,6 +5,7 @@
  */
 import type { LbPolicyConfig } from '../api/load-balancer.js';
 import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
+import type { OverloadConfig } from './overload-config.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -134,6 +135,8 @@ export interface ServerConfig {
   cds: XdsConfigSource | undefined;
   /** dynamic_resources.lds_config: where listeners beyond the static ones come from. */
   lds: XdsConfigSource | undefined;
+  /** overload_manager (src/server/overload/). */
+  overload?: OverloadConfig | undefined;
 }
 
 /**
