@@ -56,9 +56,8 @@ export function parseOverloadManager(o: Obj, problems: ProblemSink): OverloadCon
   const config: OverloadConfig = { refreshIntervalMs: durationMs(o, 'refresh_interval', 1000), actions: [] };
   if (config.refreshIntervalMs <= 0) problems.add('refresh_interval', 'refresh_interval must be greater than 0');
   const monitors = new Set<string>();
-  const monitorList = list(o['resource_monitors']);
-  if (monitorList.length === 0) problems.add('resource_monitors', 'overload_manager needs at least one resource monitor');
-  monitorList.forEach((m, i) => {
+  // An empty list is refused by the decoder (Envoy's min_items: 1), as are empty trigger lists.
+  list(o['resource_monitors']).forEach((m, i) => {
     const p = problems.at(`resource_monitors[${i}]`);
     const monitor = obj(m) ?? {};
     rejectUnsupported(monitor, ['name', 'typed_config'], 'ResourceMonitor', p);
@@ -101,10 +100,8 @@ export function parseOverloadManager(o: Obj, problems: ProblemSink): OverloadCon
     if (actionNames.has(name)) p.add('name', `Duplicate overload action ${name}`);
     actionNames.add(name);
     const triggers: OverloadTrigger[] = [];
-    const triggerList = list(action['triggers']);
-    if (triggerList.length === 0) p.add('triggers', `overload action ${name} needs at least one trigger`);
     const named = new Set<string>();
-    triggerList.forEach((t, j) => {
+    list(action['triggers']).forEach((t, j) => {
       const trigger = parseTrigger(obj(t) ?? {}, p.at(`triggers[${j}]`), name, monitors);
       if (!trigger) return;
       if (named.has(trigger.monitor)) p.at(`triggers[${j}]`).add('name', `Duplicate trigger resource for overload action ${name}`);
