@@ -65,7 +65,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
   /** Changes only through retarget() (a LOGICAL_DNS host's new address). */
   host: HostDescription;
   readonly hostStats: HostStats;
-  readonly #cluster: PoolClusterInfo;
+  #cluster: PoolClusterInfo;
 
   constructor(host: HostDescription, cluster: PoolClusterInfo, hostStats: HostStats) {
     this.host = host;
@@ -74,19 +74,22 @@ export class TcpConnPoolImpl implements TcpConnPool {
   }
 
   /**
-   * LOGICAL_DNS: new connections go to `host` (the logical host's latest address); the ones
-   * made before keep their peer.
+   * LOGICAL_DNS: new connections go to `host` (the logical host's latest address), under
+   * `cluster` (the rebuilt cluster's timeouts, limits and stats); the ones made before keep
+   * their peer.
    */
-  retarget(host: HostDescription): void {
+  retarget(host: HostDescription, cluster: PoolClusterInfo): void {
     this.host = host;
+    this.#cluster = cluster;
   }
 
   newConnection(callbacks: TcpPoolCallbacks, connectionOptions?: NewConnectionOptions): Cancellable {
     const asStream = connectionOptions?.asStream ?? true;
     // Read once: a LOGICAL_DNS retarget() must not change where this attempt goes or what it reports.
     const host = this.host;
-    const stats = this.#cluster.stats;
-    const resources = this.#cluster.resources;
+    const cluster = this.#cluster;
+    const stats = cluster.stats;
+    const resources = cluster.resources;
     if (!resources.connections.canCreate()) {
       stats.upstream_cx_overflow.inc();
       const failed = new ConnectAttempt(null as unknown as net.Socket, undefined, () => {});
@@ -110,7 +113,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
       port: host.port,
       allowHalfOpen: true,
       noDelay: true,
-      writableHighWaterMark: this.#cluster.bufferLimitBytes,
+      writableHighWaterMark: cluster.bufferLimitBytes,
     };
     const socket = net.connect(options as net.NetConnectOpts);
     openUpstreamSockets.add(socket);
@@ -135,11 +138,11 @@ export class TcpConnPoolImpl implements TcpConnPool {
       callbacks.onPoolFailure(reason, host, details);
     };
     const timer =
-      this.#cluster.connectTimeoutMs > 0
+      cluster.connectTimeoutMs > 0
         ? setTimeout(() => {
             stats.upstream_cx_connect_timeout.inc();
             fail(PoolFailureReason.Timeout, 'connect timeout');
-          }, this.#cluster.connectTimeoutMs)
+          }, cluster.connectTimeoutMs)
         : undefined;
     const attempt = new ConnectAttempt(socket, timer, () => {
       if (timer) clearTimeout(timer);
@@ -157,7 +160,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
       if (timer) clearTimeout(timer);
       const connectedAt = performance.now();
       stats.upstream_cx_connect_ms.record(connectedAt - started);
-      const conn = new ConnectionImpl(socket, this.#cluster.bufferLimitBytes, newStreamInfo('', ''));
+      const conn = new ConnectionImpl(socket, cluster.bufferLimitBytes, newStreamInfo('', ''));
       conn.setByteCounters(stats.upstream_cx_rx_bytes_total, stats.upstream_cx_tx_bytes_total);
       // Each handed-over connection is one "request" of the pool, as Envoy's TCP pool counts
       // streams; LEAST_REQUEST balances on it.

@@ -45,7 +45,7 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     const logical = config.type === 'LOGICAL_DNS' && previous?.config.type === 'LOGICAL_DNS' ? [...previous.#pools.values()][0] : undefined;
     for (const host of this.hosts) {
       if (logical) {
-        logical.retarget(host);
+        logical.retarget(host, this);
         this.#pools.set(host.address, logical);
         continue;
       }
