@@ -22,6 +22,8 @@ export class WorkerOverloadState implements OverloadView {
   #active = 0;
   #nextSeq = 1;
   readonly #pending = new Map<number, (ok: boolean) => void>();
+  /** Places given back this turn of the event loop, sent to main in one message. */
+  #toRelease = 0;
 
   constructor(send: (m: WorkerToMain) => void, random: () => number = Math.random) {
     this.#send = send;
@@ -81,8 +83,16 @@ export class WorkerOverloadState implements OverloadView {
 
   /** Gives back the place an admitted connection held. */
   release(): void {
-    if (this.#slot?.countOnMain) this.#send({ t: 'cx_release', count: 1 });
-    else if (this.#active > 0) this.#active--;
+    if (!this.#slot?.countOnMain) {
+      if (this.#active > 0) this.#active--;
+      return;
+    }
+    if (this.#toRelease++ > 0) return;
+    setImmediate(() => {
+      const count = this.#toRelease;
+      this.#toRelease = 0;
+      this.#send({ t: 'cx_release', count });
+    });
   }
 
   stop(): void {

@@ -64,7 +64,7 @@ test('stop_accepting_connections holds new sockets unread while saturated and ta
   }
 });
 
-test('connection budget: counted alone with one worker, asked of main with several', () => {
+test('connection budget: counted alone with one worker, asked of main with several', async () => {
   const alone = new WorkerOverloadState(() => assert.fail('one worker never asks main'));
   alone.apply(slot({}, { maxConnections: 2 }));
   const results: boolean[] = [];
@@ -86,5 +86,7 @@ test('connection budget: counted alone with one worker, asked of main with sever
   shared.onGrant(1, true);
   assert.deepEqual(answers, [false, true]);
   shared.release();
-  assert.deepEqual(sent.at(-1), { t: 'cx_release', count: 1 });
+  shared.release();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent.at(-1), { t: 'cx_release', count: 2 }, 'places given back in one turn go in one message');
 });
