@@ -6,6 +6,7 @@
  * calls `createFilterFactory` once per snapshot; the returned callback runs once per accepted
  * connection and adds filters to it. Filters run in config order.
  */
+import type { OverloadView } from './overload.js';
 import type { Connection } from './connection.js';
 import type { StatsScope } from './stats.js';
 import type { ThreadLocalClusterManager } from './cluster.js';
@@ -104,6 +105,8 @@ export interface WorkerFilterContext {
   createAccessLogger(config: unknown): AccessLogger;
   /** How many workers share the load (per-worker shares of limits and token buckets). */
   readonly workerCount: number;
+  /** The overload manager's action states on this worker (absent: nothing is shed). */
+  readonly overload?: OverloadView;
 }
 
 export interface NetworkFilterConfigFactory<Config = unknown> {

@@ -31,12 +31,14 @@ export const ResponseFlag = {
   RateLimited: 'RL',
   /** UPE: the upstream's response was not valid for its protocol. */
   UpstreamProtocolError: 'UPE',
+  /** OM: the overload manager refused the request (stop_accepting_requests). */
+  OverloadManager: 'OM',
 } as const;
 export type ResponseFlagCode = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 
 /** Envoy's order for printing response flags, joined by commas. */
 export const RESPONSE_FLAG_ORDER: readonly ResponseFlagCode[] = [
-  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'RL', 'SI', 'UPE',
+  'UH', 'UF', 'UO', 'NR', 'URX', 'NC', 'DT', 'DC', 'UC', 'UT', 'RL', 'SI', 'UPE', 'OM',
 ];
 
 export interface StreamInfo {

@@ -1,24 +1,24 @@
 /**
  * envoy.config.cluster.v3.Cluster → ClusterConfig. MAIN process; used for the bootstrap's
- * static clusters and for every CDS resource. STATIC, STRICT_DNS and EDS, the load
+ * static clusters and for every CDS resource. STATIC, STRICT_DNS, LOGICAL_DNS and EDS, the load
  * balancing policies of src/common/upstream/load-balancer*.ts, circuit breakers.
  */
 import type { NetworkFilterConfigFactory, ProblemSink } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
 import type { LbPolicyConfig, LbPolicyName } from '../api/load-balancer.js';
-import type { ClusterConfig, DnsLookupFamily } from './server-config.js';
+import type { ClusterConfig } from './server-config.js';
+import { DNS_CLUSTER_FIELDS, parseDnsSettings } from './dns-cluster-config.js';
 import { parseLoadAssignment } from './load-assignment.js';
 import { durationMs, list, num, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
 import { isPrime } from '../common/upstream/load-balancer-maglev.js';
 import { parseConfigSource, type ConfigSourceContext } from '../xds/config-source.js';
 
 const SUPPORTED_CLUSTER_FIELDS = [
-  'name', 'alt_stat_name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_refresh_rate',
-  'dns_lookup_family', 'respect_dns_ttl', 'circuit_breakers', 'per_connection_buffer_limit_bytes',
+  'name', 'alt_stat_name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', ...DNS_CLUSTER_FIELDS, 'circuit_breakers', 'per_connection_buffer_limit_bytes',
   'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata', 'typed_extension_protocol_options',
   'eds_cluster_config',
 ];
-const CLUSTER_TYPES = ['STATIC', 'STRICT_DNS', 'EDS'] as const;
+const CLUSTER_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS'] as const;
 /** Envoy's upstream HTTP options; Courier takes only the HTTP/2 choice an xDS server's cluster makes. */
 export const HTTP_PROTOCOL_OPTIONS_TYPE = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const LB_POLICIES: readonly LbPolicyName[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'];
@@ -80,6 +80,10 @@ export function parseCluster(
     lb.choiceCount = num(lr, 'choice_count', 2);
   }
   const endpoints = type === 'EDS' ? [] : parseLoadAssignment(obj(c['load_assignment']), type === 'STATIC', problems.at('load_assignment'));
+  if (type === 'LOGICAL_DNS' && !hasSingleEndpoint(obj(c['load_assignment']))) {
+    // Envoy's words: one logical host, whose address is re-resolved.
+    problems.add('load_assignment', 'LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint');
+  }
   const breakers = { ...DEFAULT_THRESHOLDS };
   const cb = obj(c['circuit_breakers']);
   if (cb) {
@@ -102,18 +106,22 @@ export function parseCluster(
   const config: ClusterConfig = {
     name,
     statName: str(c, 'alt_stat_name') || name,
-    type: type === 'STRICT_DNS' || type === 'EDS' ? type : 'STATIC',
+    type: type === 'STRICT_DNS' || type === 'LOGICAL_DNS' || type === 'EDS' ? type : 'STATIC',
     connectTimeoutMs: durationMs(c, 'connect_timeout', 5000),
     lb,
     endpoints,
-    dnsRefreshRateMs: durationMs(c, 'dns_refresh_rate', 5000),
-    dnsLookupFamily: ((c['dns_lookup_family'] as string | undefined) ?? 'AUTO') as DnsLookupFamily,
+    dns: parseDnsSettings(c, type === 'STRICT_DNS' || type === 'LOGICAL_DNS', problems),
     circuitBreakers: breakers,
     bufferLimitBytes: num(c, 'per_connection_buffer_limit_bytes', 1024 * 1024),
     protocolOptions: parseProtocolOptions(obj(c['typed_extension_protocol_options']), problems.at('typed_extension_protocol_options'), filters),
   };
   if (eds) config.eds = eds;
   return config;
+}
+
+function hasSingleEndpoint(la: Obj | undefined): boolean {
+  const localities = list(la?.['endpoints']);
+  return localities.length === 1 && list(obj(localities[0])?.['lb_endpoints']).length === 1;
 }
 
 /** Each entry is keyed by a filter name and parsed by that filter's factory. */

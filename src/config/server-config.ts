@@ -5,6 +5,7 @@
  */
 import type { LbPolicyConfig } from '../api/load-balancer.js';
 import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
+import type { OverloadConfig } from './overload-config.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -40,7 +41,7 @@ export interface ListenerConfig {
 export type HostHealth = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
 
 export interface EndpointConfig {
-  /** IP address or hostname (STRICT_DNS). */
+  /** IP address or hostname (STRICT_DNS, LOGICAL_DNS). */
   address: string;
   port: number;
   weight: number;
@@ -61,16 +62,27 @@ export interface CircuitBreakerConfig {
 
 export type DnsLookupFamily = 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
 
+/** How a STRICT_DNS or LOGICAL_DNS cluster resolves (src/config/dns-cluster-config.ts). */
+export interface DnsClusterSettings {
+  refreshRateMs: number;
+  lookupFamily: DnsLookupFamily;
+  /** respect_dns_ttl: refresh at the answer's TTL (when the resolver gives one) instead of refreshRateMs. */
+  respectTtl: boolean;
+  /** dns_failure_refresh_rate: jittered exponential backoff after a failed resolution; absent means refreshRateMs. */
+  failureRefreshRate?: { baseMs: number; maxMs: number };
+  /** DNS servers to ask (c-ares `resolvers`); empty means the system resolver. */
+  resolvers: SocketAddressConfig[];
+}
+
 export interface ClusterConfig {
   name: string;
   /** Stats scope name: alt_stat_name or name. */
   statName: string;
-  type: 'STATIC' | 'STRICT_DNS' | 'EDS';
+  type: 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS';
   connectTimeoutMs: number;
   lb: LbPolicyConfig;
   endpoints: EndpointConfig[];
-  dnsRefreshRateMs: number;
-  dnsLookupFamily: DnsLookupFamily;
+  dns: DnsClusterSettings;
   circuitBreakers: CircuitBreakerConfig;
   /** per_connection_buffer_limit_bytes for upstream connections (default 1 MiB). */
   bufferLimitBytes: number;
@@ -123,6 +135,8 @@ export interface ServerConfig {
   cds: XdsConfigSource | undefined;
   /** dynamic_resources.lds_config: where listeners beyond the static ones come from. */
   lds: XdsConfigSource | undefined;
+  /** overload_manager (src/server/overload/). */
+  overload?: OverloadConfig | undefined;
 }
 
 /**

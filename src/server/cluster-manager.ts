@@ -1,11 +1,11 @@
 /**
  * Main's cluster manager (Envoy's ClusterManagerImpl, control side). MAIN process. Holds the
  * bootstrap's static clusters and the clusters CDS adds, each with its membership source
- * (STATIC, STRICT_DNS, EDS), and posts two slots to the workers: `clusters` (the active
+ * (STATIC, STRICT_DNS, LOGICAL_DNS, EDS), and posts two slots to the workers: `clusters` (the active
  * configs) and `membership` (their usable hosts).
  *
  * Warming, as Envoy: a cluster added or changed is not used until its membership source
- * says it may be (STATIC at once, STRICT_DNS after the first resolution, EDS after the first
+ * says it may be (STATIC at once, STRICT_DNS and LOGICAL_DNS after the first resolution, EDS after the first
  * assignment or initial_fetch_timeout). A changed cluster warms beside the old one, which
  * keeps serving until the new one takes its place. Static clusters are never replaced or
  * removed through the API (Envoy ignores such an update and keeps the static one).
@@ -23,7 +23,8 @@ import type { ClusterConfig, ClusterMembership } from '../config/server-config.j
 import { isUsableHealth } from '../config/load-assignment.js';
 import type { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
 import { stableHash } from '../xds/stable-hash.js';
-import { DnsMembership, StaticMembership, usableHosts, type MemberHost, type MembershipSource } from './cluster-membership.js';
+import { StaticMembership, usableHosts, type MemberHost, type MembershipSource } from './cluster-membership.js';
+import { LogicalDnsMembership, StrictDnsMembership } from './dns-membership.js';
 import { EdsMembership } from './eds-membership.js';
 
 /** One cluster entry, active or warming. */
@@ -168,8 +169,10 @@ export class ClusterManager {
       config.type === 'EDS'
         ? new EdsMembership({ cluster: config, factory: this.#opts.factory, scope, log: this.#opts.log })
         : config.type === 'STRICT_DNS'
-          ? new DnsMembership(config, scope)
-          : new StaticMembership(config);
+          ? new StrictDnsMembership(config, scope)
+          : config.type === 'LOGICAL_DNS'
+            ? new LogicalDnsMembership(config, scope)
+            : new StaticMembership(config);
     const entry: ClusterEntry = { config, addedViaApi, versionInfo, hash, resource, lastUpdatedMs: Date.now(), source, hosts: [], warm: false };
     this.#warming.set(config.name, entry);
     this.#names.add(config.name);

@@ -2,18 +2,15 @@
  * Where a cluster's hosts come from, on MAIN (Envoy resolves DNS and runs EDS on the main
  * thread too). One MembershipSource per cluster entry of the ClusterManager:
  * - STATIC: the load_assignment's hosts, at once;
- * - STRICT_DNS: every endpoint hostname resolved each dns_refresh_rate, the union of the
- *   answers; a failed resolution keeps the previous hosts (as Envoy) and counts update_failure;
+ * - STRICT_DNS and LOGICAL_DNS: src/server/dns-membership.ts;
  * - EDS: src/server/eds-membership.ts.
  *
  * A source reports every host with its priority and health (for /clusters and the
  * membership_* stats); `usableHosts` picks what workers balance over.
  */
-import dns from 'node:dns';
-import type { StatsScope } from '../api/stats.js';
 import { formatAddress } from '../config/address.js';
 import { isUsableHealth } from '../config/load-assignment.js';
-import type { ClusterConfig, ClusterMembership, DnsLookupFamily, EndpointConfig, HostHealth } from '../config/server-config.js';
+import type { ClusterConfig, ClusterMembership, EndpointConfig, HostHealth } from '../config/server-config.js';
 
 /** One host as main knows it. */
 export interface MemberHost {
@@ -49,7 +46,7 @@ export function hostsOfEndpoints(endpoints: readonly EndpointConfig[]): MemberHo
   return dedupe(endpoints.map((e) => hostOf(e, e.address, e.hostname ?? '')));
 }
 
-function hostOf(e: EndpointConfig, ip: string, hostname: string): MemberHost {
+export function hostOf(e: EndpointConfig, ip: string, hostname: string): MemberHost {
   return {
     address: formatAddress(ip, e.port),
     host: ip,
@@ -99,77 +96,8 @@ export class StaticMembership implements MembershipSource {
   }
 }
 
-export class DnsMembership implements MembershipSource {
-  readonly #config: ClusterConfig;
-  readonly #scope: StatsScope;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
-  #last = '';
-
-  /** `scope` is `cluster.<stat name>.`. */
-  constructor(config: ClusterConfig, scope: StatsScope) {
-    this.#config = config;
-    this.#scope = scope;
-  }
-
-  start(callbacks: MembershipCallbacks): void {
-    const tick = async (first: boolean): Promise<void> => {
-      if (this.#stopped) return;
-      const hosts = await this.#resolve();
-      if (this.#stopped) return;
-      const json = hosts ? JSON.stringify(hosts) : undefined;
-      if (hosts && json !== this.#last) {
-        this.#last = json!;
-        callbacks.onHosts(hosts);
-      }
-      // Warm after the first attempt, answered or not (Envoy's strict DNS cluster does the same).
-      if (first) callbacks.onWarm();
-      if (!this.#stopped) this.#timer = setTimeout(() => void tick(false), this.#config.dnsRefreshRateMs).unref();
-    };
-    void tick(true);
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-  }
-
-  async #resolve(): Promise<MemberHost[] | undefined> {
-    this.#scope.counter('update_attempt').inc();
-    try {
-      const perEndpoint = await Promise.all(
-        this.#config.endpoints.map(async (e) => (await lookup(e.address, this.#config.dnsLookupFamily)).map((ip) => hostOf(e, ip, e.address))),
-      );
-      this.#scope.counter('update_success').inc();
-      return dedupe(perEndpoint.flat());
-    } catch {
-      this.#scope.counter('update_failure').inc();
-      return undefined;
-    }
-  }
-}
-
-async function lookup(hostname: string, family: DnsLookupFamily): Promise<string[]> {
-  const all = await dns.promises.lookup(hostname, { all: true, verbatim: true });
-  const v4 = all.filter((a) => a.family === 4).map((a) => a.address);
-  const v6 = all.filter((a) => a.family === 6).map((a) => a.address);
-  switch (family) {
-    case 'V4_ONLY':
-      return v4;
-    case 'V6_ONLY':
-      return v6;
-    case 'V4_PREFERRED':
-      return v4.length ? v4 : v6;
-    case 'ALL':
-      return [...v4, ...v6];
-    case 'AUTO':
-    default:
-      // Envoy's AUTO prefers IPv6 and falls back to IPv4.
-      return v6.length ? v6 : v4;
-  }
-}
-
-function dedupe(hosts: MemberHost[]): MemberHost[] {
+/** Drops later hosts of an address already listed. */
+export function dedupe(hosts: MemberHost[]): MemberHost[] {
   const seen = new Set<string>();
   return hosts.filter((h) => (seen.has(h.address) ? false : (seen.add(h.address), true)));
 }

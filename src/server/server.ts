@@ -29,6 +29,8 @@ import { ClusterManager } from './cluster-manager.js';
 import { LdsApi } from './lds-api.js';
 import { ListenerManager } from './listener-manager.js';
 import { WorkerPool } from './worker-pool.js';
+import { attachOverloadManager } from './overload/attach-overload-manager.js';
+import type { OverloadManager } from './overload/overload-manager.js';
 import { RouteConfigProviderManager } from './route-config-provider-manager.js';
 import { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
 
@@ -65,6 +67,7 @@ export class Server {
   /** The one xDS subscription factory (node identity from the bootstrap; the ADS stream). */
   readonly #xds: XdsSubscriptionFactory;
   readonly #routeProviders: RouteConfigProviderManager;
+  readonly #overload: OverloadManager | undefined;
   /** RDS provider keys the bootstrap and the latest LDS update name. */
   #liveRdsKeys: ReadonlySet<string> = new Set();
   readonly #startedAt = Date.now();
@@ -95,6 +98,7 @@ export class Server {
     this.workers.on('worker-restart', () => this.stats.counter('server.worker_restarts').inc());
     const config = bootstrap.config;
     const log = (level: 'info' | 'warning' | 'debug', msg: string): void => this.log.log(level, msg);
+    if (config.overload) this.#overload = attachOverloadManager(config.overload, this.stats, this.workers, opts.inProcess ? 1 : opts.concurrency, log);
     this.#xds = new XdsSubscriptionFactory({
       node: { id: config.node.id, cluster: config.node.cluster },
       rootStats: this.stats,
@@ -338,6 +342,7 @@ export class Server {
       this.log.info(`draining (up to ${this.#opts.drainTimeS}s)`);
       this.#setState('DRAINING');
       if (this.#flushTimer) clearInterval(this.#flushTimer);
+      this.#overload?.stop();
       this.#stopXds();
       await this.workers.shutdown(this.#opts.drainTimeS * 1000);
       await this.#admin?.close();

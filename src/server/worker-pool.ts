@@ -89,7 +89,7 @@ export class WorkerPool extends EventEmitter {
     handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency, drainTimeMs: this.#opts.drainTimeMs });
     // Replay every slot in a fixed order: clusters and routes before listeners, so a
     // connection accepted at once finds its cluster and its RDS routes.
-    for (const name of ['clusters', 'membership', 'routes', 'listeners'] as const) {
+    for (const name of ['overload', 'clusters', 'membership', 'routes', 'listeners'] as const) {
       const slot = this.#slots.get(name);
       if (slot) handle.send({ t: 'slot', name, version: slot.version, value: slot.value } as MainToWorker);
     }
@@ -174,7 +174,18 @@ export class WorkerPool extends EventEmitter {
         return;
       case 'hello':
         return;
+      case 'overload_heap':
+      case 'cx_acquire':
+      case 'cx_release':
+        this.emit('overload', handle.id, m);
+        return;
     }
+  }
+
+  /** A message to one worker (an answer to its request). */
+  sendTo(workerId: number, m: MainToWorker): void {
+    const w = this.#workers.get(workerId);
+    if (w && w.state !== 'exited') w.send(m);
   }
 
   #onWorkerExit(handle: WorkerHandle, code: number | null, signal: string | null): void {

@@ -18,6 +18,19 @@ export interface RoutesSlotEntry {
   config: unknown;
 }
 
+/** The overload manager's state as main posts it (src/server/overload/overload-manager.ts). */
+export interface OverloadSlot {
+  /** Action name → state in [0, 1]. */
+  actions: Record<string, number>;
+  refreshIntervalMs: number;
+  /** fixed_heap is configured: report this process's heap every refreshIntervalMs. */
+  reportHeap: boolean;
+  /** global_downstream_max_connections, when configured. */
+  maxConnections?: number;
+  /** Several workers: ask main for each connection (cx_acquire) instead of counting alone. */
+  countOnMain?: boolean;
+}
+
 export interface SlotValues {
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
@@ -27,6 +40,7 @@ export interface SlotValues {
    * a whole new map. A key absent here has had no accepted update yet.
    */
   routes: Record<string, RoutesSlotEntry>;
+  overload: OverloadSlot;
 }
 export type SlotName = keyof SlotValues;
 
@@ -41,7 +55,9 @@ export type MainToWorker =
   /** Tell every open connection its listener drains (HTTP answers `connection: close`). */
   | { t: 'drain_connections' }
   /** Stop accepting, let connections finish for up to graceMs, close the rest, then report stopped. */
-  | { t: 'shutdown'; graceMs: number };
+  | { t: 'shutdown'; graceMs: number }
+  /** The answer to cx_acquire: may the worker take the connection (global connection limit)? */
+  | { t: 'cx_grant'; seq: number; ok: boolean };
 
 export type WorkerToMain =
   /** The worker's message handler is installed: main may send. (An ESM worker module loads
@@ -52,7 +68,13 @@ export type WorkerToMain =
   /** All slots received so far are applied and every listener is bound (or failed). */
   | { t: 'applied'; versions: Record<string, number> }
   | { t: 'stats'; id: number; snapshot: StatsSnapshot; hosts: Record<string, Record<string, HostStats>> }
-  | { t: 'stopped' };
+  | { t: 'stopped' }
+  /** Overload manager: this process's heap in use (bytes), every refresh_interval. */
+  | { t: 'overload_heap'; bytes: number }
+  /** Overload manager: a slot under the global connection limit, answered by cx_grant. */
+  | { t: 'cx_acquire'; seq: number }
+  /** Overload manager: connections closed, their slots given back. */
+  | { t: 'cx_release'; count: number };
 
 export interface Channel<In, Out> {
   send(message: Out): void;

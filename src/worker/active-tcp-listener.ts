@@ -8,6 +8,13 @@
  * config and filter chain for the connections accepted from then on, on the same socket (a
  * node:cluster worker cannot bind one address twice); the connections accepted before keep
  * their filters and are handed back to be drained.
+ *
+ * Overload (src/worker/overload-state.ts), checked on each accepted socket in Envoy's order:
+ * reject_incoming_connections closes a scaled share at once (downstream_cx_overload_reject);
+ * stop_accepting_connections, while saturated, holds new sockets unread until it clears, as a
+ * disabled Envoy listener leaves them in the kernel's backlog; the global connection limit
+ * closes a connection over max_active_downstream_connections at once
+ * (downstream_global_cx_overflow).
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +26,8 @@ import type { ListenerConfig } from '../config/server-config.js';
 import { formatAddress } from '../config/address.js';
 import { ConnectionImpl } from '../common/network/connection-impl.js';
 import { FilterManagerImpl } from '../common/network/filter-manager-impl.js';
+import { OverloadActionName } from '../config/overload-config.js';
+import type { WorkerOverloadState } from './overload-state.js';
 
 interface ListenerStats {
   downstream_cx_total: Counter;
@@ -26,12 +35,17 @@ interface ListenerStats {
   downstream_cx_active: Gauge;
   downstream_cx_length_ms: Histogram;
   no_filter_chain_match: Counter;
+  downstream_cx_overload_reject: Counter;
+  downstream_global_cx_overflow: Counter;
   worker_cx_total: Counter;
   worker_cx_active: Gauge;
   server_total_connections: Gauge;
 }
 
 type ListenerState = 'binding' | 'listening' | 'stopped';
+
+/** Sockets held while stop_accepting_connections is saturated, at most (Node's default listen backlog). */
+const MAX_HELD_SOCKETS = 511;
 
 export class ActiveTcpListener {
   config: ListenerConfig;
@@ -43,9 +57,15 @@ export class ActiveTcpListener {
   readonly #workerId: number;
   #factories: NetworkFilterFactoryCb[];
   #stats: ListenerStats;
+  readonly #overload: WorkerOverloadState;
+  /** Sockets accepted while stop_accepting_connections is saturated, not yet read. */
+  readonly #held: net.Socket[] = [];
+  readonly #unsubscribe: () => void;
 
-  constructor(config: ListenerConfig, factories: NetworkFilterFactoryCb[], root: StatsScope, workerId: number) {
+  constructor(config: ListenerConfig, factories: NetworkFilterFactoryCb[], root: StatsScope, workerId: number, overload: WorkerOverloadState) {
     this.config = config;
+    this.#overload = overload;
+    this.#unsubscribe = overload.onChange(() => this.#releaseHeld());
     this.#factories = factories;
     this.#root = root;
     this.#workerId = workerId;
@@ -91,6 +111,8 @@ export class ActiveTcpListener {
   stop(): void {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.#unsubscribe();
+    for (const s of this.#held.splice(0)) s.destroy();
     this.#server.close();
   }
 
@@ -100,15 +122,50 @@ export class ActiveTcpListener {
   }
 
   #onConnection = (socket: net.Socket): void => {
-    // Read once: an update() later must not change what this connection counts in or runs.
-    const stats = this.#stats;
-    const connections = this.connections;
-    const factories = this.#factories;
     if (this.state !== 'listening') {
       socket.destroy();
       return;
     }
     socket.on('error', () => {});
+    const overload = this.#overload;
+    if (overload.shouldShed(OverloadActionName.RejectIncomingConnections)) {
+      this.#stats.downstream_cx_overload_reject.inc();
+      socket.destroy();
+      return;
+    }
+    if (overload.value(OverloadActionName.StopAcceptingConnections) >= 1) {
+      if (this.#held.length >= MAX_HELD_SOCKETS) socket.destroy();
+      else this.#held.push(socket);
+      return;
+    }
+    overload.admit((ok) => {
+      if (!ok) {
+        this.#stats.downstream_global_cx_overflow.inc();
+        socket.destroy();
+      } else if (socket.destroyed || this.state !== 'listening') {
+        overload.release();
+        socket.destroy();
+      } else {
+        this.#accept(socket);
+      }
+    });
+  };
+
+  /** stop_accepting_connections cleared: the held sockets are taken now, in order. */
+  #releaseHeld(): void {
+    if (this.#overload.value(OverloadActionName.StopAcceptingConnections) >= 1) return;
+    for (const s of this.#held.splice(0)) {
+      if (s.destroyed) continue;
+      s.removeAllListeners('error');
+      this.#onConnection(s);
+    }
+  }
+
+  #accept(socket: net.Socket): void {
+    // Read once: an update() later must not change what this connection counts in or runs.
+    const stats = this.#stats;
+    const connections = this.connections;
+    const factories = this.#factories;
     const remote = socket.remoteAddress ? formatAddress(socket.remoteAddress, socket.remotePort ?? 0) : '';
     const local = socket.localAddress ? formatAddress(socket.localAddress, socket.localPort ?? 0) : '';
     const conn = new ConnectionImpl(socket, this.config.bufferLimitBytes, newStreamInfo(remote, local));
@@ -123,6 +180,7 @@ export class ActiveTcpListener {
       onEvent: (event) => {
         if (event === ConnectionEvent.Connected) return;
         connections.delete(conn);
+        this.#overload.release();
         stats.downstream_cx_destroy.inc();
         stats.downstream_cx_active.dec();
         stats.worker_cx_active.dec();
@@ -136,7 +194,7 @@ export class ActiveTcpListener {
       stats.no_filter_chain_match.inc();
       conn.close(CloseType.NoFlush, 'no_filter_chain');
     }
-  };
+  }
 }
 
 function listenerStats(config: ListenerConfig, root: StatsScope, workerId: number): ListenerStats {
@@ -147,6 +205,8 @@ function listenerStats(config: ListenerConfig, root: StatsScope, workerId: numbe
     downstream_cx_active: scope.gauge('downstream_cx_active'),
     downstream_cx_length_ms: scope.histogram('downstream_cx_length_ms', 'milliseconds'),
     no_filter_chain_match: scope.counter('no_filter_chain_match'),
+    downstream_cx_overload_reject: scope.counter('downstream_cx_overload_reject'),
+    downstream_global_cx_overflow: scope.counter('downstream_global_cx_overflow'),
     worker_cx_total: scope.counter(`worker_${workerId}.downstream_cx_total`),
     worker_cx_active: scope.gauge(`worker_${workerId}.downstream_cx_active`),
     server_total_connections: root.gauge('server.total_connections'),

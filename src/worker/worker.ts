@@ -17,6 +17,7 @@ import { CloseType } from '../api/connection.js';
 import type { ConnectionImpl } from '../common/network/connection-impl.js';
 import { ActiveTcpListener } from './active-tcp-listener.js';
 import { WorkerRouteTables } from './route-tables.js';
+import { WorkerOverloadState } from './overload-state.js';
 
 type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -25,6 +26,7 @@ export class Worker {
   readonly #channel: Channel<MainToWorker, WorkerToMain>;
   readonly #filters: Registry<NetworkFilterConfigFactory>;
   readonly #onStopped: () => void;
+  readonly #overload: WorkerOverloadState;
   #workerId = 0;
   #workerCount = 1;
   #clusterManager: ThreadLocalClusterManagerImpl | undefined;
@@ -48,6 +50,7 @@ export class Worker {
     this.#channel = channel;
     this.#filters = filters;
     this.#onStopped = onStopped;
+    this.#overload = new WorkerOverloadState((m) => channel.send(m));
     channel.onMessage((m) => this.#onMessage(m));
     channel.send({ t: 'hello' });
   }
@@ -79,6 +82,9 @@ export class Worker {
       case 'shutdown':
         void this.#shutdown(m.graceMs);
         return;
+      case 'cx_grant':
+        this.#overload.onGrant(m.seq, m.ok);
+        return;
     }
   }
 
@@ -93,6 +99,9 @@ export class Worker {
         break;
       case 'routes':
         this.#routeTables.apply(m.value);
+        break;
+      case 'overload':
+        this.#overload.apply(m.value);
         break;
       case 'listeners':
         if (this.#state === 'running') await this.#setListeners(m.value);
@@ -126,7 +135,7 @@ export class Worker {
         continue;
       }
       if (current) this.#retire(current.listener);
-      const listener = new ActiveTcpListener(config, this.#buildFactories(config), this.stats, this.#workerId);
+      const listener = new ActiveTcpListener(config, this.#buildFactories(config), this.stats, this.#workerId, this.#overload);
       next.set(config.name, { json, listener });
       binds.push(
         listener.listen().then(
@@ -165,6 +174,7 @@ export class Worker {
       routeTables: this.#routeTables,
       stats: this.stats,
       workerCount: this.#workerCount,
+      overload: this.#overload,
       createAccessLogger: (cfg) => {
         const logger = createAccessLogger(cfg as AccessLogConfig);
         this.#accessLoggers.push(logger);
@@ -200,6 +210,7 @@ export class Worker {
     }
     for (const l of all) l.closeConnections();
     destroyUpstreamConnections();
+    this.#overload.stop();
     for (const t of this.#drainTimers) clearTimeout(t);
     for (const set of this.#draining) for (const c of set) c.close(CloseType.NoFlush, 'drain_timeout');
     this.#draining.clear();

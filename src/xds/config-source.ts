@@ -6,7 +6,7 @@
  *
  * Supported: `ads {}`; `api_config_source {api_type: GRPC, transport_api_version: V3 (or unset: AUTO is V3),
  * grpc_services: [{envoy_grpc: {cluster_name}}]}` where the cluster is a static cluster of the
- * bootstrap (STATIC or STRICT_DNS; its first endpoint is the server's address);
+ * bootstrap (STATIC, STRICT_DNS or LOGICAL_DNS; its first endpoint is the server's address);
  * `path_config_source {path, watched_directory}`; the deprecated `path`;
  * `initial_fetch_timeout` (default 15 s, 0 disables); `resource_api_version` (V3 or AUTO);
  * `envoy_grpc.retry_policy.retry_back_off` (the stream's reconnect backoff).
@@ -161,7 +161,7 @@ export function parseApiConfigSource(acs: Obj, problems: ProblemSink, ctx: Confi
   const backoff = parseStreamBackoff(obj(eg['retry_policy']), sp.at('envoy_grpc').at('retry_policy'));
   const clusterName = str(eg, 'cluster_name');
   const cluster = ctx.clusters.find((c) => c.name === clusterName);
-  if (!cluster || (cluster.type !== 'STATIC' && cluster.type !== 'STRICT_DNS')) {
+  if (!cluster || cluster.type === 'EDS') {
     sp.at('envoy_grpc').add(
       'cluster_name',
       `envoy_grpc must name a statically defined non-EDS cluster: '${clusterName}' does not exist, was added via api, or is an EDS cluster`,

@@ -49,7 +49,7 @@ test('--mode validate on the bundled example exits 0 without serving', () => {
 test('--mode validate on a broken file exits 1 listing each problem with path and line', () => {
   const dir = tmpDir();
   const file = path.join(dir, 'broken.yaml');
-  const yaml = tcpProxyYaml({ ports: [9000], clusterExtra: '    lb_policy: CLUSTER_PROVIDED' }).replace('type: STATIC', 'type: LOGICAL_DNS');
+  const yaml = tcpProxyYaml({ ports: [9000], clusterExtra: '    lb_policy: CLUSTER_PROVIDED' }).replace('type: STATIC', 'type: ORIGINAL_DST');
   writeFileSync(file, yaml);
   const lineOf = (needle: string): number => yaml.split('\n').findIndex((l) => l.includes(needle)) + 1;
   const r = courier(['--mode', 'validate', '-c', file]);
@@ -61,7 +61,7 @@ test('--mode validate on a broken file exits 1 listing each problem with path an
     r.stderr,
   );
   assert.ok(
-    r.stderr.includes(`${file}: static_resources.clusters[0].type (line ${lineOf('type: LOGICAL_DNS')}): cluster type LOGICAL_DNS is not supported`),
+    r.stderr.includes(`${file}: static_resources.clusters[0].type (line ${lineOf('type: ORIGINAL_DST')}): cluster type ORIGINAL_DST is not supported`),
     r.stderr,
   );
 });

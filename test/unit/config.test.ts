@@ -202,11 +202,55 @@ test('an EDS cluster needs eds_cluster_config and takes no load_assignment; ads:
   assert.match(other.message, /only used by type: EDS/);
 });
 
-test('cluster type LOGICAL_DNS is refused by name', () => {
-  const text = bootstrap({ clusterType: 'LOGICAL_DNS' });
-  const p = problemAt(configError(text), 'static_resources.clusters[0].type');
-  assert.equal(p.line, lineOf(text, 'type: LOGICAL_DNS'));
-  assert.match(p.message, /cluster type LOGICAL_DNS is not supported by Courier yet \(STATIC, STRICT_DNS, EDS\)/);
+test('LOGICAL_DNS: the DNS settings are read; more than one endpoint is refused with Envoy\'s message', () => {
+  const resolver = `    typed_dns_resolver_config:
+      name: envoy.network.dns_resolver.cares
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig
+        resolvers: [{ socket_address: { address: 127.0.0.1, port_value: 5353 } }]
+    dns_refresh_rate: 2s
+    respect_dns_ttl: true
+    dns_lookup_family: V4_ONLY
+    dns_failure_refresh_rate: { base_interval: 1s }`;
+  const { config } = load(bootstrap({ clusterType: 'LOGICAL_DNS', endpoint: 'backend.example.com', clusterExtra: resolver }));
+  assert.equal(config.clusters[0]!.type, 'LOGICAL_DNS');
+  assert.deepEqual(config.clusters[0]!.dns, {
+    refreshRateMs: 2000,
+    lookupFamily: 'V4_ONLY',
+    respectTtl: true,
+    resolvers: [{ host: '127.0.0.1', port: 5353 }],
+    failureRefreshRate: { baseMs: 1000, maxMs: 10000 },
+  });
+  // The deprecated dns_resolvers.
+  const old = load(bootstrap({ clusterType: 'STRICT_DNS', clusterExtra: '    dns_resolvers: [{ socket_address: { address: 127.0.0.9, port_value: 53 } }]' }));
+  assert.deepEqual(old.config.clusters[0]!.dns.resolvers, [{ host: '127.0.0.9', port: 53 }]);
+
+  const two = bootstrap({ clusterType: 'LOGICAL_DNS' }).replace(
+    '              socket_address: { address: 127.0.0.1, port_value: 9000 }',
+    '              socket_address: { address: 127.0.0.1, port_value: 9000 }\n        - endpoint: { address: { socket_address: { address: 127.0.0.2, port_value: 9000 } } }',
+  );
+  const p = problemAt(configError(two), 'static_resources.clusters[0].load_assignment');
+  assert.match(p.message, /LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint/);
+});
+
+test('DNS settings: bad resolver type, bad failure refresh rate and DNS fields on a STATIC cluster are refused', () => {
+  const other = bootstrap({
+    clusterType: 'LOGICAL_DNS',
+    clusterExtra: `    typed_dns_resolver_config:
+      name: envoy.network.dns_resolver.getaddrinfo
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.network.dns_resolver.getaddrinfo.v3.GetAddrInfoDnsResolverConfig`,
+  });
+  assert.match(problemAt(configError(other), 'static_resources.clusters[0].typed_dns_resolver_config.typed_config').message, /GetAddrInfoDnsResolverConfig is not supported by Courier yet/);
+  const backwards = bootstrap({ clusterType: 'STRICT_DNS', clusterExtra: '    dns_failure_refresh_rate: { base_interval: 5s, max_interval: 2s }' });
+  assert.match(
+    problemAt(configError(backwards), 'static_resources.clusters[0].dns_failure_refresh_rate.max_interval').message,
+    /max_interval greater than or equal to the base_interval/,
+  );
+  const hostnameResolver = bootstrap({ clusterType: 'STRICT_DNS', clusterExtra: '    dns_resolvers: [{ socket_address: { address: dns.example.com, port_value: 53 } }]' });
+  assert.match(problemAt(configError(hostnameResolver), 'static_resources.clusters[0].dns_resolvers[0].socket_address.address').message, /malformed IP address/);
+  const onStatic = bootstrap({ clusterExtra: '    dns_resolvers: [{ socket_address: { address: 127.0.0.9, port_value: 53 } }]' });
+  assert.match(problemAt(configError(onStatic), 'static_resources.clusters[0].dns_resolvers').message, /only used by STRICT_DNS and LOGICAL_DNS clusters/);
 });
 
 test('load_assignment: priorities, health_status and hostname are read; policy fields are refused by name', () => {

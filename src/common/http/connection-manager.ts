@@ -58,6 +58,8 @@
  * tries; each retry holds one unit of the cluster's max_retries budget.
  */
 import net from 'node:net';
+import type { OverloadView } from '../../api/overload.js';
+import { OverloadActionName } from '../../config/overload-config.js';
 import { performance } from 'node:perf_hooks';
 import type { ThreadLocalCluster, ThreadLocalClusterManager } from '../../api/cluster.js';
 import { CloseType, ConnectionEvent } from '../../api/connection.js';
@@ -151,6 +153,8 @@ export interface HcmShared {
   readonly clusterManager: ThreadLocalClusterManager;
   readonly pools: UpstreamHttpPools;
   readonly accessLoggers: readonly AccessLogger[];
+  /** Overload action states on this worker (stop_accepting_requests, disable_http_keepalive). */
+  readonly overload: OverloadView;
 }
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded; framing is re-derived per hop. */
@@ -782,6 +786,13 @@ class ActiveStream implements UpstreamStreamCallbacks {
       this.#shared.stats.downstream_cx_protocol_error.inc();
       this.#replyVersion = 1;
       this.#localReply(426, 'Upgrade Required', undefined, true);
+      return;
+    }
+    if (this.#shared.overload.shouldShed(OverloadActionName.StopAcceptingRequests)) {
+      // Envoy drops the request as soon as its headers are decoded, before any routing.
+      this.#shared.stats.downstream_rq_overload_close.inc();
+      this.info.responseFlags.add(ResponseFlag.OverloadManager);
+      this.#localReply(503, 'envoy overloaded');
       return;
     }
     if (head.upgrade && head.method === 'CONNECT') {
@@ -1459,16 +1470,26 @@ class ActiveStream implements UpstreamStreamCallbacks {
     else if (this.#head.versionMinor === 0) headers.append('connection', 'keep-alive');
   }
 
-  /** A draining connection closes after this response (Envoy's downstream_cx_drain_close). */
+  /**
+   * A draining connection closes after this response (Envoy's downstream_cx_drain_close), and
+   * so does one picked by the overload action disable_http_keepalive.
+   */
   #closeIfDraining(): void {
     if (this.#closeAfter) return;
     if (this.#hcm.closeAfterStream) {
       this.#closeAfter = true; // the connection's last stream (counted where it was decided)
       return;
     }
-    if (!this.#down.draining) return;
-    this.#closeAfter = true;
-    this.#shared.stats.downstream_cx_drain_close.inc();
+    if (this.#down.draining) {
+      this.#closeAfter = true;
+      this.#shared.stats.downstream_cx_drain_close.inc();
+      return;
+    }
+    if (this.#shared.overload.shouldShed(OverloadActionName.DisableHttpKeepAlive)) {
+      // Envoy drains the connection: for HTTP/1 this response says connection: close.
+      this.#closeAfter = true;
+      this.#shared.stats.downstream_cx_overload_disable_keepalive.inc();
+    }
   }
 
   #localReply(status: number, body: string | Buffer, extra?: readonly string[], close = false): void {

@@ -105,6 +105,10 @@ export interface HcmStats {
   readonly downstream_cx_max_duration_reached: Counter;
   /** max_requests_per_connection was reached (the last response says connection: close). */
   readonly downstream_cx_max_requests_reached: Counter;
+  /** Overload action disable_http_keepalive closed the connection after a response. */
+  readonly downstream_cx_overload_disable_keepalive: Counter;
+  /** Overload action stop_accepting_requests answered 503. */
+  readonly downstream_rq_overload_close: Counter;
   readonly downstream_cx_rx_bytes_total: Counter;
   readonly downstream_cx_tx_bytes_total: Counter;
   readonly downstream_rq_total: Counter;
@@ -150,6 +154,8 @@ export function createHcmStats(scope: StatsScope): HcmStats {
     downstream_cx_idle_timeout: c('downstream_cx_idle_timeout'),
     downstream_cx_max_duration_reached: c('downstream_cx_max_duration_reached'),
     downstream_cx_max_requests_reached: c('downstream_cx_max_requests_reached'),
+    downstream_cx_overload_disable_keepalive: c('downstream_cx_overload_disable_keepalive'),
+    downstream_rq_overload_close: c('downstream_rq_overload_close'),
     downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
     downstream_cx_tx_bytes_total: c('downstream_cx_tx_bytes_total'),
     downstream_rq_total: c('downstream_rq_total'),

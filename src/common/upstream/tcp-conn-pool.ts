@@ -62,9 +62,10 @@ export function destroyUpstreamConnections(): void {
 }
 
 export class TcpConnPoolImpl implements TcpConnPool {
-  readonly host: HostDescription;
+  /** Changes only through retarget() (a LOGICAL_DNS host's new address). */
+  host: HostDescription;
   readonly hostStats: HostStats;
-  readonly #cluster: PoolClusterInfo;
+  #cluster: PoolClusterInfo;
 
   constructor(host: HostDescription, cluster: PoolClusterInfo, hostStats: HostStats) {
     this.host = host;
@@ -72,17 +73,30 @@ export class TcpConnPoolImpl implements TcpConnPool {
     this.hostStats = hostStats;
   }
 
+  /**
+   * LOGICAL_DNS: new connections go to `host` (the logical host's latest address), under
+   * `cluster` (the rebuilt cluster's timeouts, limits and stats); the ones made before keep
+   * their peer.
+   */
+  retarget(host: HostDescription, cluster: PoolClusterInfo): void {
+    this.host = host;
+    this.#cluster = cluster;
+  }
+
   newConnection(callbacks: TcpPoolCallbacks, connectionOptions?: NewConnectionOptions): Cancellable {
     const asStream = connectionOptions?.asStream ?? true;
-    const stats = this.#cluster.stats;
-    const resources = this.#cluster.resources;
+    // Read once: a LOGICAL_DNS retarget() must not change where this attempt goes or what it reports.
+    const host = this.host;
+    const cluster = this.#cluster;
+    const stats = cluster.stats;
+    const resources = cluster.resources;
     if (!resources.connections.canCreate()) {
       stats.upstream_cx_overflow.inc();
       const failed = new ConnectAttempt(null as unknown as net.Socket, undefined, () => {});
       setImmediate(() => {
         if (failed.state !== 'connecting') return;
         failed.state = 'failed';
-        callbacks.onPoolFailure(PoolFailureReason.Overflow, this.host, 'too many connections');
+        callbacks.onPoolFailure(PoolFailureReason.Overflow, host, 'too many connections');
       });
       return failed;
     }
@@ -95,11 +109,11 @@ export class TcpConnPoolImpl implements TcpConnPool {
     // writableHighWaterMark reaches the Duplex constructor (the typings omit it): it makes
     // write() report the buffer limit as Envoy's high watermark.
     const options = {
-      host: this.host.host,
-      port: this.host.port,
+      host: host.host,
+      port: host.port,
       allowHalfOpen: true,
       noDelay: true,
-      writableHighWaterMark: this.#cluster.bufferLimitBytes,
+      writableHighWaterMark: cluster.bufferLimitBytes,
     };
     const socket = net.connect(options as net.NetConnectOpts);
     openUpstreamSockets.add(socket);
@@ -121,14 +135,14 @@ export class TcpConnPoolImpl implements TcpConnPool {
       stats.upstream_cx_destroy.inc();
       socket.destroy();
       release();
-      callbacks.onPoolFailure(reason, this.host, details);
+      callbacks.onPoolFailure(reason, host, details);
     };
     const timer =
-      this.#cluster.connectTimeoutMs > 0
+      cluster.connectTimeoutMs > 0
         ? setTimeout(() => {
             stats.upstream_cx_connect_timeout.inc();
             fail(PoolFailureReason.Timeout, 'connect timeout');
-          }, this.#cluster.connectTimeoutMs)
+          }, cluster.connectTimeoutMs)
         : undefined;
     const attempt = new ConnectAttempt(socket, timer, () => {
       if (timer) clearTimeout(timer);
@@ -146,7 +160,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
       if (timer) clearTimeout(timer);
       const connectedAt = performance.now();
       stats.upstream_cx_connect_ms.record(connectedAt - started);
-      const conn = new ConnectionImpl(socket, this.#cluster.bufferLimitBytes, newStreamInfo('', ''));
+      const conn = new ConnectionImpl(socket, cluster.bufferLimitBytes, newStreamInfo('', ''));
       conn.setByteCounters(stats.upstream_cx_rx_bytes_total, stats.upstream_cx_tx_bytes_total);
       // Each handed-over connection is one "request" of the pool, as Envoy's TCP pool counts
       // streams; LEAST_REQUEST balances on it.
@@ -170,7 +184,7 @@ export class TcpConnPoolImpl implements TcpConnPool {
           release();
         },
       });
-      callbacks.onPoolReady(conn, this.host);
+      callbacks.onPoolReady(conn, host);
     });
     return attempt;
   }

@@ -2,6 +2,12 @@
  * One cluster as a worker sees it: immutable config + hosts, a load balancer built from
  * them, and one TCP pool per host. A membership change builds a new ThreadLocalClusterImpl
  * that takes over the pools (and their stats) of hosts that stayed.
+ *
+ * LOGICAL_DNS: the cluster's one logical host keeps its pool object when DNS gives it a new
+ * address; the pool connects to the new address from then on, and the connections it made
+ * before (pooled HTTP keep-alive ones too) stay open and usable, as in Envoy, where "a single
+ * logical connection pool may contain physical connections to a variety of different
+ * upstream hosts" and connections are never drained on a DNS change.
  */
 import type { ClusterTrafficStats, TcpConnPool, ThreadLocalCluster } from '../../api/cluster.js';
 import type { HostDescription, LoadBalancer, LoadBalancerContext } from '../../api/load-balancer.js';
@@ -36,7 +42,13 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     this.resources =
       previous && sameBreakers(previous.config, config) ? previous.resources : new ResourceManager(config.circuitBreakers, workerCount);
     this.hosts = (membership?.hosts ?? []).map((h) => Object.freeze({ ...h }));
+    const logical = config.type === 'LOGICAL_DNS' && previous?.config.type === 'LOGICAL_DNS' ? [...previous.#pools.values()][0] : undefined;
     for (const host of this.hosts) {
+      if (logical) {
+        logical.retarget(host, this);
+        this.#pools.set(host.address, logical);
+        continue;
+      }
       const old = previous?.poolFor(host.address);
       const hostStats = old?.hostStats ?? newHostStats();
       this.#pools.set(host.address, new TcpConnPoolImpl(host, this, hostStats));

@@ -7,6 +7,7 @@
  * from its `routes` slot once per request (src/worker/route-tables.ts). scoped_routes and
  * every HTTP filter but the router are refused by name until Courier implements them.
  */
+import { NO_OVERLOAD } from '../../../../api/overload.js';
 import type { AccessLogConfig } from '../../../../common/access-log/access-log-config.js';
 import type { MainConfigContext, NetworkFilterConfigFactory, ProblemSink, WorkerFilterContext } from '../../../../api/network-filter.js';
 import { HttpConnectionManager, type HcmShared } from '../../../../common/http/connection-manager.js';
@@ -238,6 +239,7 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
       clusterManager: ctx.clusterManager,
       pools: poolsFor(ctx.stats),
       accessLoggers: config.accessLogs.map((a) => ctx.createAccessLogger(a)),
+      overload: ctx.overload ?? NO_OVERLOAD,
     };
     return (manager) => manager.addReadFilter(new HttpConnectionManager(shared));
   },
