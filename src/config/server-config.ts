@@ -5,6 +5,7 @@
  */
 import type { LbPolicyConfig } from '../api/load-balancer.js';
 import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
+import type { RuntimeConfig } from './runtime-config.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -123,6 +124,8 @@ export interface ServerConfig {
   cds: XdsConfigSource | undefined;
   /** dynamic_resources.lds_config: where listeners beyond the static ones come from. */
   lds: XdsConfigSource | undefined;
+  /** layered_runtime: the runtime's layers, in override order (src/config/runtime-config.ts). */
+  runtime: RuntimeConfig;
 }
 
 /**

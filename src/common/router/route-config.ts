@@ -36,6 +36,7 @@ import { list, obj, rejectUnsupported, type Obj } from '../../config/plain-reade
 import { parseRegexMatcher, parseStringMatcher, trackProblems, type StringMatcherConfig } from '../matchers/string-matcher.js';
 import { parseHeaderMatcher, type HeaderMatcherConfig } from '../matchers/header-matcher.js';
 import { AccessLogFormatError, compileFormat } from '../access-log/substitution-format.js';
+import { parseRuntimeFraction, type RuntimeFractionConfig } from '../runtime/runtime-fraction.js';
 
 // ---------------------------------------------------------------------------------------------
 // Plain data.
@@ -127,6 +128,8 @@ export interface RouteMatchConfig {
   queryParameters: QueryParameterMatcherConfig[];
   /** RouteMatch.grpc: content-type must be application/grpc or application/grpc+…. */
   grpc: boolean;
+  /** RouteMatch.runtime_fraction: the share of requests this route may match. */
+  runtimeFraction?: RuntimeFractionConfig | undefined;
 }
 
 export interface WeightedClusterConfig {
@@ -429,6 +432,7 @@ const ROUTE_MATCH_FIELDS = [
   'headers',
   'query_parameters',
   'grpc',
+  'runtime_fraction',
 ];
 const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'path_separated_prefix'] as const;
 const PATH_SEPARATED_PREFIX = /^[^?#]+[^?#/]$/;
@@ -473,13 +477,16 @@ function parseRouteMatch(m: Obj, problems: ProblemSink): RouteMatchConfig | unde
   });
   const grpc = obj(m['grpc']);
   if (grpc) rejectUnsupported(grpc, [], 'RouteMatch.GrpcRouteMatchOptions', problems.at('grpc'));
-  if (!path || !ok) return undefined;
+  const rf = obj(m['runtime_fraction']);
+  const runtimeFraction = rf && parseRuntimeFraction(rf, problems.at('runtime_fraction'));
+  if (!path || !ok || (rf && !runtimeFraction)) return undefined;
   return {
     path,
     caseSensitive: m['case_sensitive'] !== false,
     headers,
     queryParameters,
     grpc: grpc !== undefined,
+    ...(runtimeFraction ? { runtimeFraction } : {}),
   };
 }
 
