@@ -103,7 +103,7 @@ export class Server {
       config: config.runtime,
       serviceCluster: config.node.cluster,
       stats: this.stats,
-      publish: (value) => this.workers.publish('runtime', value),
+      publish: (value) => this.workers.waitApplied('runtime', this.workers.publish('runtime', value)),
       log,
     });
     this.#clusters = new ClusterManager({

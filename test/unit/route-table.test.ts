@@ -855,7 +855,7 @@ virtual_hosts:
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c, upgrade_configs: [{ upgrade_type: CONNECT }] } }'), 'route_config.virtual_hosts[0].routes[0].route.upgrade_configs[0].upgrade_type', /CONNECT is not supported/);
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c, upgrade_configs: [{ upgrade_type: websocket }, { upgrade_type: WebSocket }] } }'), 'route_config.virtual_hosts[0].routes[0].route.upgrade_configs[1].upgrade_type', /Duplicate upgrade WebSocket/);
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c }, response_headers_to_add: [{ header: { key: x-a, value: "%NOPE%" } }] }'), 'route_config.virtual_hosts[0].routes[0].response_headers_to_add[0].header.value', /unknown access log operator %NOPE%/);
-  assertProblem(vh('      - { match: { prefix: "/", runtime_fraction: { default_value: { numerator: 1 } } }, route: { cluster: c } }'), 'route_config.virtual_hosts[0].routes[0].match.runtime_fraction', /not supported/);
+  assertProblem(vh('      - { match: { prefix: "/", runtime_fraction: { runtime_key: k } }, route: { cluster: c } }'), 'route_config.virtual_hosts[0].routes[0].match.runtime_fraction.default_value', /required/);
   assertProblem(vh('      - { match: { connect_matcher: {} }, route: { cluster: c } }'), 'route_config.virtual_hosts[0].routes[0].match.connect_matcher', /not supported/);
   assertProblem(vh('      - { match: { prefix: "/" }, redirect: { regex_rewrite: { pattern: { regex: "a" }, substitution: b } } }'), 'route_config.virtual_hosts[0].routes[0].redirect.regex_rewrite', /not supported/);
   assertProblem(`virtual_hosts: [{ name: a, domains: ["*"], require_tls: ALL }]`, 'route_config.virtual_hosts[0].require_tls', /not supported/);

@@ -39,13 +39,16 @@ export interface LayeredRuntimeOptions {
   readonly serviceCluster: string;
   /** The root scope: stats go to `runtime.`. */
   readonly stats: StatsScope;
-  /** Posts a new snapshot to the workers. */
-  readonly publish: (value: RuntimeSlotValue) => void;
+  /** Posts a new snapshot to the workers; resolves once every live worker has applied it. */
+  readonly publish: (value: RuntimeSlotValue) => Promise<void>;
   readonly log: (level: 'info' | 'warning' | 'debug', message: string) => void;
 }
 
 /** The answer of mergeValues when no admin layer is configured (Envoy's text; admin says 503). */
 export const NO_ADMIN_LAYER = 'No admin layer specified';
+
+/** The longest /runtime_modify waits for the workers to apply its snapshot. */
+const APPLY_WAIT_MS = 2000;
 
 /** How long a burst of renames under a symlink root is gathered before one reload. */
 const DISK_RELOAD_DEBOUNCE_MS = 20;
@@ -108,9 +111,11 @@ export class LayeredRuntime implements RuntimeLoader {
 
   /**
    * POST /runtime_modify: sets (or, with an empty value, removes) admin-layer keys and posts
-   * a new snapshot. Returns NO_ADMIN_LAYER when there is no admin layer.
+   * a new snapshot; resolves once the workers have it (or after APPLY_WAIT_MS), so a request
+   * sent after the answer sees the new values. Resolves to NO_ADMIN_LAYER when there is no
+   * admin layer.
    */
-  mergeValues(values: ReadonlyArray<readonly [string, string]>): string | undefined {
+  async mergeValues(values: ReadonlyArray<readonly [string, string]>): Promise<string | undefined> {
     const admin = this.#admin;
     if (!admin) return NO_ADMIN_LAYER;
     for (const [key, value] of values) {
@@ -118,13 +123,15 @@ export class LayeredRuntime implements RuntimeLoader {
       if (value !== '') admin.set(key, entryFromText(value));
     }
     this.#opts.log('info', `runtime: admin layer ${values.map(([k, v]) => (v === '' ? `-${k}` : `${k}=${v}`)).join(' ')}`);
-    this.#reload();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#reload(), new Promise<void>((r) => (timer = setTimeout(r, APPLY_WAIT_MS)))]);
+    clearTimeout(timer);
     return undefined;
   }
 
   /** Posts the first snapshot, starts the disk watches and the RTDS subscriptions. */
   start(factory: XdsSubscriptionFactory): void {
-    this.#opts.publish(this.#slotValue());
+    void this.#opts.publish(this.#slotValue());
     for (const root of new Set(this.#opts.config.layers.flatMap((l) => (l.kind === 'disk' ? [l.symlinkRoot] : [])))) this.#watchRoot(root);
     const rtds = this.#opts.config.layers.filter((l): l is Extract<RuntimeLayerConfig, { kind: 'rtds' }> => l.kind === 'rtds');
     this.#initialPending = rtds.length;
@@ -149,7 +156,7 @@ export class LayeredRuntime implements RuntimeLoader {
         this.#reloadTimer = setTimeout(() => {
           this.#reloadTimer = undefined;
           this.#opts.log('info', `runtime: ${root} was swapped; reloading`);
-          this.#reload();
+          void this.#reload();
         }, DISK_RELOAD_DEBOUNCE_MS);
       });
       w.on('error', (e) => this.#opts.log('warning', `runtime: watching ${dir} failed: ${e.message}`));
@@ -204,13 +211,13 @@ export class LayeredRuntime implements RuntimeLoader {
     }
     this.#rtdsValues.set(layer.name, values);
     this.#opts.log('info', `rtds ${layer.resourceName}: ${values.size} key(s) (version ${version})`);
-    this.#reload();
+    void this.#reload();
     return 'accept';
   }
 
-  #reload(): void {
+  #reload(): Promise<void> {
     this.#snapshot = this.#load();
-    this.#opts.publish(this.#slotValue());
+    return this.#opts.publish(this.#slotValue());
   }
 
   #slotValue(): RuntimeSlotValue {

@@ -4,8 +4,8 @@
  * /runtime: `{"entries": {key: {"final_value", "layer_values": [one per layer, '' where the
  * layer lacks the key]}}, "layers": [names, in override order]}`; final_value is the last
  * non-empty layer value.
- * /runtime_modify?k=v&…: sets admin-layer keys (an empty value removes the override); the new
- * snapshot reaches every worker for the requests that start after it. No parameters: 400 with
+ * /runtime_modify?k=v&…: sets admin-layer keys (an empty value removes the override) and
+ * answers once every worker has the new snapshot: requests sent after the answer see it. No parameters: 400 with
  * the usage; no admin layer configured: 503 "No admin layer specified".
  */
 import type { AdminContext } from './admin-context.js';
@@ -40,12 +40,12 @@ export const RUNTIME_ADMIN_HANDLERS: readonly AdminHandler[] = [
     path: '/runtime_modify',
     help: 'set runtime values in the admin layer (?key1=value1&key2=value2; an empty value removes the override)',
     mutates: true,
-    handle: (q, ctx) => {
+    handle: async (q, ctx) => {
       // The first value of each key, as Envoy takes it.
       const values = new Map<string, string>();
       for (const [k, v] of q) if (!values.has(k)) values.set(k, v);
       if (values.size === 0) return text(USAGE, 400);
-      const error = ctx.runtime().mergeValues([...values]);
+      const error = await ctx.runtime().mergeValues([...values]);
       return error === undefined ? text('OK\n', 200) : text(error, 503);
     },
   },
