@@ -144,7 +144,13 @@ export type ClusterSpecifierConfig =
   | { kind: 'cluster'; name: string }
   /** The cluster is named by this (lower-cased) request header; absent header → no cluster. */
   | { kind: 'cluster_header'; header: string }
-  | { kind: 'weighted'; clusters: WeightedClusterConfig[]; totalWeight: number };
+  | {
+      kind: 'weighted';
+      clusters: WeightedClusterConfig[];
+      totalWeight: number;
+      /** runtime_key_prefix: each cluster's weight is read from `<prefix>.<name>` (default: its weight). */
+      runtimeKeyPrefix?: string | undefined;
+    };
 
 export interface ForwardActionConfig {
   kind: 'route';
@@ -650,7 +656,7 @@ function parseWeightedClusters(proto: unknown, problems: ProblemSink): ClusterSp
     problems.add('', 'a WeightedCluster is required');
     return undefined;
   }
-  rejectUnsupported(wc, ['clusters', 'total_weight'], 'WeightedCluster', problems);
+  rejectUnsupported(wc, ['clusters', 'total_weight', 'runtime_key_prefix'], 'WeightedCluster', problems);
   const entries = list(wc['clusters']);
   if (entries.length === 0) {
     problems.add('clusters', 'at least one cluster is required');
@@ -711,7 +717,8 @@ function parseWeightedClusters(proto: unknown, problems: ProblemSink): ClusterSp
     problems.add('total_weight', `total_weight (deprecated) is ${JSON.stringify(total)} but the weights add up to ${sum}; remove it or make it equal`);
     return undefined;
   }
-  return { kind: 'weighted', clusters, totalWeight: sum };
+  const prefix = typeof wc['runtime_key_prefix'] === 'string' && wc['runtime_key_prefix'] !== '' ? wc['runtime_key_prefix'] : undefined;
+  return { kind: 'weighted', clusters, totalWeight: sum, ...(prefix ? { runtimeKeyPrefix: prefix } : {}) };
 }
 
 const RETRY_POLICY_FIELDS = ['retry_on', 'num_retries', 'per_try_timeout', 'retry_back_off', 'retriable_status_codes'];

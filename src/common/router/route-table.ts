@@ -555,6 +555,8 @@ export class RouteEntry {
   private readonly query: CompiledQueryMatcher[];
   private readonly runtimeFraction: RuntimeFractionConfig | undefined;
   private readonly runtime: RuntimeLoader;
+  /** weighted_clusters.runtime_key_prefix: `<prefix>.<cluster>` per weighted cluster, else undefined. */
+  private readonly weightKeys: readonly string[] | undefined;
   /** Results built once: one per weighted cluster, or one (cluster_header: the template). */
   private readonly results: RouteMatchImpl[];
   private readonly cumulative: number[];
@@ -571,6 +573,8 @@ export class RouteEntry {
     this.index = index;
     this.runtimeFraction = config.match.runtimeFraction;
     this.runtime = table.runtime;
+    const spec = config.action.kind === 'route' ? config.action.cluster : undefined;
+    this.weightKeys = spec?.kind === 'weighted' && spec.runtimeKeyPrefix !== undefined ? spec.clusters.map((c) => `${spec.runtimeKeyPrefix}.${c.name}`) : undefined;
     const m = config.match;
     this.caseSensitive = m.caseSensitive || m.path.kind === 'regex';
     switch (m.path.kind) {
@@ -711,12 +715,33 @@ export class RouteEntry {
       return new RouteMatchImpl(t.virtualHost, this, a, cluster, undefined, t.hostRewrite, t.requestHeaderMutations, t.responseHeaderMutations);
     }
     if (results.length === 1) return results[0]!;
+    if (this.weightKeys !== undefined) {
+      const picked = this.runtimeWeighted(random);
+      if (picked !== undefined) return picked;
+    }
     const cumulative = this.cumulative;
     const total = cumulative[cumulative.length - 1]!;
     let selected = Math.floor(random * total);
     if (!(selected >= 0)) selected = 0;
     for (let i = 0; i < cumulative.length; i++) if (selected < cumulative[i]!) return results[i]!;
     return results[results.length - 1]!;
+  }
+
+  /**
+   * weighted_clusters with runtime_key_prefix: this request's weights from the runtime (each
+   * key's integer, else the configured weight). Undefined when they add up to 0 (the
+   * configured weights apply then).
+   */
+  private runtimeWeighted(random: number): RouteMatchImpl | undefined {
+    const keys = this.weightKeys!;
+    const a = this.action as ForwardAction;
+    const snapshot = this.runtime.snapshot();
+    const weights = keys.map((k, i) => snapshot.getInteger(k, a.weightedClusters[i]!.weight));
+    const total = weights.reduce((s, w) => s + w, 0);
+    if (total <= 0) return undefined;
+    let selected = Math.floor(random * total);
+    for (let i = 0; i < weights.length; i++) if ((selected -= weights[i]!) < 0) return this.results[i]!;
+    return this.results[this.results.length - 1]!;
   }
 
   /** Length of the part of `path` that prefix_rewrite replaces (Envoy's "matched path"). */
