@@ -198,7 +198,27 @@ test('an RTDS layer follows its resource; a resource of another name is refused 
   await eventually(async () => (await get(port)) === 'stable', 'stable once RTDS drops the key');
 });
 
-test('/runtime_modify refuses GET (405) and answers 400 with the usage when given nothing', async () => {
+/** POST with a form-encoded body, as `curl -d key=value` sends it. */
+function postForm(adminPort: number, p: string, form: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: adminPort, path: p, method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(form);
+  });
+}
+
+test('/runtime_modify takes form values too; refuses GET (405); answers 400 with the usage when given nothing', async () => {
+  assert.deepEqual(await postForm(courier.adminPort, '/runtime_modify', 'form.key=from+form'), { status: 200, body: 'OK\n' });
+  const rt = JSON.parse((await courier.admin('/runtime')).body) as { entries: Record<string, { final_value: string }> };
+  assert.equal(rt.entries['form.key']?.final_value, 'from form');
   assert.equal((await courier.admin('/runtime_modify?a=b')).status, 405);
   const empty = await courier.admin('/runtime_modify', 'POST');
   assert.equal(empty.status, 400);

@@ -4,7 +4,7 @@
  * /runtime: `{"entries": {key: {"final_value", "layer_values": [one per layer, '' where the
  * layer lacks the key]}}, "layers": [names, in override order]}`; final_value is the last
  * non-empty layer value.
- * /runtime_modify?k=v&…: sets admin-layer keys (an empty value removes the override) and
+ * /runtime_modify?k=v&… (or the same as a form body): sets admin-layer keys (an empty value removes the override) and
  * answers once every worker has the new snapshot: requests sent after the answer see it. No parameters: 400 with
  * the usage; no admin layer configured: 503 "No admin layer specified".
  */
