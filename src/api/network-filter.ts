@@ -11,6 +11,7 @@ import type { Connection } from './connection.js';
 import type { StatsScope } from './stats.js';
 import type { ThreadLocalClusterManager } from './cluster.js';
 import type { AccessLogger } from './access-logger.js';
+import type { RuntimeLoader } from './runtime.js';
 
 /**
  * A compiled route table as the API sees it: opaque here (src/api does not import the router);
@@ -102,6 +103,9 @@ export interface WorkerFilterContext {
    */
   readonly routeTables: { get(key: string): RouteTableLike };
   readonly stats: StatsScope;
+  /** The layered runtime's current values (read `snapshot()` per request: it changes). */
+  readonly runtime: RuntimeLoader;
+  /** A sink for one parsed access_log entry, behind its `filter` when it has one. */
   createAccessLogger(config: unknown): AccessLogger;
   /** How many workers share the load (per-worker shares of limits and token buckets). */
   readonly workerCount: number;

@@ -10,13 +10,16 @@ import {
   type AccessLogFormat,
 } from '../common/access-log/access-log-config.js';
 import { bool, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
+import { parseAccessLogFilter } from './access-log-filter-config.js';
 
 const FILE = 'envoy.extensions.access_loggers.file.v3.FileAccessLog';
 const STDOUT = 'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog';
 const STDERR = 'envoy.extensions.access_loggers.stream.v3.StderrAccessLog';
 
 export function parseAccessLog(proto: Record<string, unknown>, problems: ProblemSink): AccessLogConfig | undefined {
-  rejectUnsupported(proto, ['name', 'typed_config'], 'AccessLog', problems);
+  rejectUnsupported(proto, ['name', 'typed_config', 'filter'], 'AccessLog', problems);
+  const filterProto = obj(proto['filter']);
+  const filter = filterProto && parseAccessLogFilter(filterProto, problems.at('filter'));
   const typed = obj(proto['typed_config']);
   if (!typed) {
     problems.add('typed_config', 'typed_config is required');
@@ -58,7 +61,8 @@ export function parseAccessLog(proto: Record<string, unknown>, problems: Problem
       return undefined;
     }
   }
-  return config;
+  if (filterProto && !filter) return undefined;
+  return config && filter ? { ...config, filter } : config;
 }
 
 /** envoy.config.core.v3.SubstitutionFormatString, and the path (under log_format) of its format. */

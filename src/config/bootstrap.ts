@@ -16,13 +16,14 @@ import { parseCluster } from './cluster-config.js';
 import { parseListener } from './listener-config.js';
 import { parseAccessLog } from './access-log-config.js';
 import { parseOverloadManager } from './overload-config.js';
+import { parseLayeredRuntime } from './runtime-config.js';
 import { durationMs, list, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
 import type { ClusterConfig, ListenerConfig, RdsProviderConfig, ServerConfig } from './server-config.js';
 import { configSourceKey, parseApiConfigSource, parseConfigSource, type ConfigSourceContext } from '../xds/config-source.js';
 import { stableHash } from '../xds/stable-hash.js';
 import { routeConfigProviderKey } from '../extensions/route-config-kinds.js';
 
-const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources', 'overload_manager'];
+const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources', 'overload_manager', 'layered_runtime'];
 /** dynamic_resources fields refused by name. */
 const DYNAMIC_NOT_YET: Record<string, string> = {
   lds_resources_locator: 'lds_resources_locator (xdstp) is not supported by Courier yet; use lds_config',
@@ -177,6 +178,7 @@ export function translateBootstrap(
     const address = parseSocketAddress(obj(a['address']), ap.at('address'), true);
     if (address) admin = { address };
   }
+  const runtime = parseLayeredRuntime(obj(b['layered_runtime']), problems.at('layered_runtime'), sourceContext);
   return {
     node: { id: str(node, 'id'), cluster: str(node, 'cluster') },
     admin,
@@ -188,6 +190,7 @@ export function translateBootstrap(
     cds,
     lds,
     overload: obj(b['overload_manager']) ? parseOverloadManager(obj(b['overload_manager'])!, problems.at('overload_manager')) : undefined,
+    runtime,
   };
 }
 

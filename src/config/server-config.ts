@@ -6,6 +6,7 @@
 import type { LbPolicyConfig } from '../api/load-balancer.js';
 import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
 import type { OverloadConfig } from './overload-config.js';
+import type { RuntimeConfig } from './runtime-config.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -137,6 +138,8 @@ export interface ServerConfig {
   lds: XdsConfigSource | undefined;
   /** overload_manager (src/server/overload/). */
   overload?: OverloadConfig | undefined;
+  /** layered_runtime: the runtime's layers, in override order (src/config/runtime-config.ts). */
+  runtime: RuntimeConfig;
 }
 
 /**

@@ -8,6 +8,7 @@
  * config (`compile`). Provider keys of kinds other than `http` start with `<kind>:`.
  */
 import type { ProblemSink, RouteTableLike } from '../api/network-filter.js';
+import type { RuntimeLoader } from '../api/runtime.js';
 import { parseRouteConfiguration, referencedClusters, type RouteConfig } from '../common/router/route-config.js';
 import { RouteTable } from '../common/router/route-table.js';
 import type { RouteConfigKindName } from '../config/server-config.js';
@@ -31,8 +32,8 @@ export interface RouteConfigKind {
   parse(resource: Record<string, unknown>, problems: ProblemSink): unknown;
   /** MAIN: clusters named (for validate_clusters); `strict` says whether they must exist. */
   clusters(config: unknown): { names: string[]; strict: boolean };
-  /** WORKER: the table requests read. */
-  compile(config: unknown): RouteTableLike;
+  /** WORKER: the table requests read; `runtime` is the worker's (runtime_fraction reads it). */
+  compile(config: unknown, runtime: RuntimeLoader): RouteTableLike;
   /** WORKER: the table before the first update. */
   empty(): RouteTableLike;
 }
@@ -60,7 +61,7 @@ export const ROUTE_CONFIG_KINDS: Readonly<Record<RouteConfigKindName, RouteConfi
     parse: (resource, problems) => parseRouteConfiguration(resource, problems),
     // validate_clusters defaults to false for RDS (Envoy): unknown clusters give 503 NC later.
     clusters: (config) => ({ names: referencedClusters(config as RouteConfig), strict: (config as RouteConfig).validateClusters === true }),
-    compile: (config) => new RouteTable(config as RouteConfig),
+    compile: (config, runtime) => new RouteTable(config as RouteConfig, { runtime }),
     empty: () => (emptyHttp ??= new RouteTable(EMPTY_HTTP_ROUTE_CONFIG)),
   },
   meta_protocol: {
@@ -69,7 +70,7 @@ export const ROUTE_CONFIG_KINDS: Readonly<Record<RouteConfigKindName, RouteConfi
     statSegment: 'rds',
     parse: (resource, problems) => parseMetaRouteConfigurationFromRds(resource, problems),
     clusters: (config) => ({ names: metaRouteClusters(config as MetaRouteConfig), strict: false }),
-    compile: (config) => new MetaRouteTable(config as MetaRouteConfig),
+    compile: (config, runtime) => new MetaRouteTable(config as MetaRouteConfig, runtime),
     empty: () => EMPTY_META_ROUTE_TABLE,
   },
   dubbo: {

@@ -33,6 +33,7 @@ import { attachOverloadManager } from './overload/attach-overload-manager.js';
 import type { OverloadManager } from './overload/overload-manager.js';
 import { RouteConfigProviderManager } from './route-config-provider-manager.js';
 import { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
+import { LayeredRuntime } from '../common/runtime/runtime-loader.js';
 
 export interface ServerOptions {
   /** Bootstrap file (YAML or JSON) ... */
@@ -68,6 +69,8 @@ export class Server {
   readonly #xds: XdsSubscriptionFactory;
   readonly #routeProviders: RouteConfigProviderManager;
   readonly #overload: OverloadManager | undefined;
+  /** layered_runtime: main's snapshot, posted to the workers' `runtime` slot on each change. */
+  readonly #runtime: LayeredRuntime;
   /** RDS provider keys the bootstrap and the latest LDS update name. */
   #liveRdsKeys: ReadonlySet<string> = new Set();
   readonly #startedAt = Date.now();
@@ -104,6 +107,13 @@ export class Server {
       rootStats: this.stats,
       ads: config.ads,
       log: this.log,
+    });
+    this.#runtime = new LayeredRuntime({
+      config: config.runtime,
+      serviceCluster: config.node.cluster,
+      stats: this.stats,
+      publish: (value) => this.workers.waitApplied('runtime', this.workers.publish('runtime', value)),
+      log,
     });
     this.#clusters = new ClusterManager({
       stats: this.stats,
@@ -220,7 +230,10 @@ export class Server {
     this.stats.gauge('server.concurrency').set(this.#opts.inProcess ? 1 : this.#opts.concurrency);
     this.stats.counter('server.worker_restarts');
     this.workers.start();
+    this.#runtime.start(this.#xds);
     await this.#clusters.addStatic(config.clusters);
+    // RTDS layers after the static clusters, before CDS, as Envoy's init order has it.
+    await this.#runtime.initialFetchDone;
     // CDS, then the warming of what it added (EDS), before any listener, as Envoy does.
     if (this.#cds) {
       this.#cds.start();
@@ -260,6 +273,7 @@ export class Server {
   }
 
   #stopXds(): void {
+    this.#runtime.stop();
     this.#lds?.stop();
     this.#cds?.stop();
     this.#routeProviders.stop();
@@ -330,6 +344,7 @@ export class Server {
         else stop();
       },
       quit: () => void this.shutdown(),
+      runtime: () => this.#runtime,
     };
   }
 

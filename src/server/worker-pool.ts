@@ -87,9 +87,10 @@ export class WorkerPool extends EventEmitter {
     const handle = this.#opts.inProcess ? this.#spawnInProcess(id) : this.#spawnProcess(id);
     this.#workers.set(id, handle);
     handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency, drainTimeMs: this.#opts.drainTimeMs });
-    // Replay every slot in a fixed order: clusters and routes before listeners, so a
-    // connection accepted at once finds its cluster and its RDS routes.
-    for (const name of ['overload', 'clusters', 'membership', 'routes', 'listeners'] as const) {
+    // Replay every slot in a fixed order: runtime, overload, clusters and routes before
+    // listeners, so a connection accepted at once finds its runtime values, its overload state,
+    // its cluster and its RDS routes.
+    for (const name of ['runtime', 'overload', 'clusters', 'membership', 'routes', 'listeners'] as const) {
       const slot = this.#slots.get(name);
       if (slot) handle.send({ t: 'slot', name, version: slot.version, value: slot.value } as MainToWorker);
     }

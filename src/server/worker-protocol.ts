@@ -6,6 +6,7 @@
 import type { StatsSnapshot } from '../api/stats.js';
 import type { ClusterConfig, ClusterMembership, ListenerConfig, RouteConfigKindName } from '../config/server-config.js';
 import type { HostStats } from '../common/upstream/host-stats.js';
+import type { RuntimeSlotValue } from '../common/runtime/runtime-snapshot.js';
 
 /** One accepted dynamic route config, as main posts it to workers. */
 export interface RoutesSlotEntry {
@@ -41,6 +42,8 @@ export interface SlotValues {
    */
   routes: Record<string, RoutesSlotEntry>;
   overload: OverloadSlot;
+  /** The runtime's merged values (src/common/runtime/runtime-loader.ts), whole on each change. */
+  runtime: RuntimeSlotValue;
 }
 export type SlotName = keyof SlotValues;
 

@@ -8,11 +8,18 @@
  * connection manager reads once per request), so an update never changes a request in flight.
  */
 import type { RouteTableLike } from '../api/network-filter.js';
+import type { RuntimeLoader } from '../api/runtime.js';
 import { ROUTE_CONFIG_KINDS, routeConfigKindOfKey } from '../extensions/route-config-kinds.js';
 import type { RoutesSlotEntry } from '../server/worker-protocol.js';
 
 export class WorkerRouteTables {
   #tables = new Map<string, { hash: string; table: RouteTableLike }>();
+  /** Read by tables per request (runtime_fraction), never copied into them. */
+  readonly #runtime: RuntimeLoader;
+
+  constructor(runtime: RuntimeLoader) {
+    this.#runtime = runtime;
+  }
 
   /** The current table for `key` (its kind's empty table until the first update). */
   get(key: string): RouteTableLike {
@@ -24,7 +31,7 @@ export class WorkerRouteTables {
     const next = new Map<string, { hash: string; table: RouteTableLike }>();
     for (const [key, entry] of Object.entries(value)) {
       const current = this.#tables.get(key);
-      next.set(key, current && current.hash === entry.hash ? current : { hash: entry.hash, table: ROUTE_CONFIG_KINDS[entry.kind].compile(entry.config) });
+      next.set(key, current && current.hash === entry.hash ? current : { hash: entry.hash, table: ROUTE_CONFIG_KINDS[entry.kind].compile(entry.config, this.#runtime) });
     }
     this.#tables = next;
   }

@@ -18,6 +18,8 @@ import type { ConnectionImpl } from '../common/network/connection-impl.js';
 import { ActiveTcpListener } from './active-tcp-listener.js';
 import { WorkerRouteTables } from './route-tables.js';
 import { WorkerOverloadState } from './overload-state.js';
+import { WorkerRuntime } from '../common/runtime/runtime-snapshot.js';
+import { createFilteredAccessLogger } from '../common/access-log/access-log-filter.js';
 
 type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -30,8 +32,10 @@ export class Worker {
   #workerId = 0;
   #workerCount = 1;
   #clusterManager: ThreadLocalClusterManagerImpl | undefined;
+  /** The runtime's current snapshot (the `runtime` slot). */
+  readonly #runtime = new WorkerRuntime();
   /** RDS tables, shared by every HCM on this worker (read per request by provider key). */
-  readonly #routeTables = new WorkerRouteTables();
+  readonly #routeTables = new WorkerRouteTables(this.#runtime);
   #listeners = new Map<string, { json: string; listener: ActiveTcpListener }>();
   /**
    * Connections of listeners removed or changed by LDS: they keep their filters and are
@@ -102,6 +106,9 @@ export class Worker {
         break;
       case 'overload':
         this.#overload.apply(m.value);
+        break;
+      case 'runtime':
+        this.#runtime.apply(m.value);
         break;
       case 'listeners':
         if (this.#state === 'running') await this.#setListeners(m.value);
@@ -175,10 +182,12 @@ export class Worker {
       stats: this.stats,
       workerCount: this.#workerCount,
       overload: this.#overload,
+      runtime: this.#runtime,
       createAccessLogger: (cfg) => {
         const logger = createAccessLogger(cfg as AccessLogConfig);
         this.#accessLoggers.push(logger);
-        return logger;
+        // The filter (AccessLog.filter) decides per stream; the sink is closed on drain.
+        return createFilteredAccessLogger(logger, (cfg as AccessLogConfig).filter, this.#runtime);
       },
     };
     const chain = config.filterChains[0];

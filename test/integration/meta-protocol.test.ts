@@ -266,6 +266,55 @@ test('access log reads metadata with %REQ(key)% and %RESP(key)%', async () => {
   assert.match(readFileSync(log, 'utf8'), /^paint blue blue -\n$/);
 });
 
+test('access log filter: a header_filter on request metadata logs only the matching calls', async () => {
+  const log = path.join(tmpDir(), 'filtered.log');
+  const extra = `          access_log:
+          - name: envoy.access_loggers.file
+            filter:
+              or_filter:
+                filters:
+                - header_filter: { header: { name: method, string_match: { exact: paint } } }
+                - response_flag_filter: { flags: [NR] }
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: ${log}
+              log_format: { text_format_source: { inline_string: "%REQ(METHOD)% %RESPONSE_FLAGS%\\n" } }`;
+  const courier = await startCourier(proxyYaml({ routes: byMethod('paint', 'blue') + '\n' + byMethod('grow', 'blue'), clusters: staticClusterYaml('blue', [blue.port]), extra }));
+  const client = await toy.ToyClient.connect(await courier.listenerPort('toy'));
+  for (const method of ['paint', 'grow', 'grow', 'paint', 'fly']) await client.call({ method });
+  client.close();
+  await courier.stop();
+  assert.equal(readFileSync(log, 'utf8'), 'paint -\npaint -\nfly NR\n');
+});
+
+test('a mirror runtime_fraction follows its runtime_key: nothing at the 0% default, every call once /runtime_modify sets 100', async () => {
+  const routes = `            - route:
+                cluster: blue
+                request_mirror_policies:
+                - { cluster: mirror, runtime_fraction: { default_value: { numerator: 0 }, runtime_key: mirror.share } }`;
+  const yaml = `${proxyYaml({ routes, clusters: [staticClusterYaml('blue', [blue.port]), staticClusterYaml('mirror', [mirror.port])].join('\n') })}
+layered_runtime:
+  layers:
+  - { name: admin, admin_layer: {} }
+`;
+  const courier = await startCourier(yaml);
+  const client = await toy.ToyClient.connect(await courier.listenerPort('toy'));
+  try {
+    const m0 = mirror.seen.length;
+    for (let i = 0; i < 10; i++) await client.call({ method: 'paint' }, `off${i}`);
+    assert.equal((await courier.admin('/runtime_modify?mirror.share=100', 'POST')).status, 200);
+    for (let i = 0; i < 10; i++) await client.call({ method: 'paint' }, `on${i}`);
+    await eventually(() => mirror.seen.length - m0 === 10, 'ten mirrored calls');
+    assert.deepEqual(
+      mirror.seen.slice(m0).map((f) => f.body.toString()),
+      Array.from({ length: 10 }, (_, i) => `on${i}`),
+    );
+  } finally {
+    client.close();
+    await courier.stop();
+  }
+});
+
 test('a codec module that breaks the contract stops start-up naming what is missing', async () => {
   const dir = tmpDir();
   const bad = path.join(dir, 'bad-codec.mjs');

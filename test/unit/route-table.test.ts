@@ -29,6 +29,10 @@ import {
   type RouteTableOptions,
 } from '../../src/common/router/route-table.js';
 
+import type { RuntimeLoader } from '../../src/api/runtime.js';
+import { entryFromText } from '../../src/common/runtime/runtime-entry.js';
+import { RuntimeSnapshotImpl, type RuntimeEntry } from '../../src/common/runtime/runtime-snapshot.js';
+
 const ROUTE_CONFIGURATION = 'envoy.config.route.v3.RouteConfiguration';
 
 function decode(yaml: string): unknown {
@@ -141,6 +145,58 @@ virtual_hosts:
     domains: ["Example.COM"]
     routes: [{ name: r, match: { prefix: "/" }, route: { cluster: upper } }]
 `;
+
+/** A runtime whose values are fixed (what a worker's `runtime` slot would hold). */
+function runtimeOf(values: Record<string, string>): RuntimeLoader {
+  const s = new RuntimeSnapshotImpl(new Map(Object.entries(values).map(([k, v]) => [k, entryFromText(v)] as [string, RuntimeEntry])));
+  return { snapshot: () => s };
+}
+
+test('runtime_fraction: the route matches for the share of requests its key (or default) gives; the rest fall through', () => {
+  const yaml = `
+virtual_hosts:
+- name: v
+  domains: ["*"]
+  routes:
+  - match: { prefix: /, runtime_fraction: { default_value: { numerator: 25 }, runtime_key: shift } }
+    route: { cluster: canary }
+  - match: { prefix: / }
+    route: { cluster: stable }`;
+  const count = (table: RouteTable): number => {
+    let canary = 0;
+    // The request's random value becomes the integer i (Envoy's stream id), taken modulo the denominator.
+    for (let i = 0; i < 1000; i++) if (table.match(req('/x'), i / 0x1_0000_0000)?.cluster === 'canary') canary++;
+    return canary;
+  };
+  // 1000 consecutive integers: 25% of them fall under the default's numerator.
+  assert.equal(count(tableFor(yaml)), 250);
+  assert.equal(count(tableFor(yaml, { runtime: runtimeOf({ shift: '0' }) })), 0);
+  assert.equal(count(tableFor(yaml, { runtime: runtimeOf({ shift: '100' }) })), 1000);
+  assert.equal(count(tableFor(yaml, { runtime: runtimeOf({ shift: '{numerator: 500, denominator: TEN_THOUSAND}' }) })), 500);
+  assert.equal(count(tableFor(yaml, { runtime: runtimeOf({ shift: 'not a number' }) })), 250, 'an unusable value: the default');
+});
+
+test('weighted_clusters.runtime_key_prefix: each weight is read from <prefix>.<cluster>, else the configured one', () => {
+  const yaml = `
+virtual_hosts:
+- name: v
+  domains: ["*"]
+  routes:
+  - match: { prefix: / }
+    route: { weighted_clusters: { runtime_key_prefix: w, clusters: [{ name: a, weight: 1 }, { name: b, weight: 3 }] } }`;
+  const share = (table: RouteTable): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) {
+      const c = table.match(req('/'), i / 100)!.cluster;
+      out[c] = (out[c] ?? 0) + 1;
+    }
+    return out;
+  };
+  assert.deepEqual(share(tableFor(yaml)), { a: 25, b: 75 });
+  assert.deepEqual(share(tableFor(yaml, { runtime: runtimeOf({ 'w.a': '3', 'w.b': '1' }) })), { a: 75, b: 25 });
+  assert.deepEqual(share(tableFor(yaml, { runtime: runtimeOf({ 'w.b': '0' }) })), { a: 100 });
+  assert.deepEqual(share(tableFor(yaml, { runtime: runtimeOf({ 'w.a': '0', 'w.b': '0' }) })), { a: 25, b: 75 }, 'all zero: the configured weights');
+});
 
 test('virtual hosts: exact, suffix, prefix and default domains, in Envoy precedence', () => {
   const t = tableFor(DOMAINS);
@@ -855,12 +911,11 @@ virtual_hosts:
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c, upgrade_configs: [{ upgrade_type: CONNECT }] } }'), 'route_config.virtual_hosts[0].routes[0].route.upgrade_configs[0].upgrade_type', /CONNECT is not supported/);
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c, upgrade_configs: [{ upgrade_type: websocket }, { upgrade_type: WebSocket }] } }'), 'route_config.virtual_hosts[0].routes[0].route.upgrade_configs[1].upgrade_type', /Duplicate upgrade WebSocket/);
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c }, response_headers_to_add: [{ header: { key: x-a, value: "%NOPE%" } }] }'), 'route_config.virtual_hosts[0].routes[0].response_headers_to_add[0].header.value', /unknown access log operator %NOPE%/);
-  assertProblem(vh('      - { match: { prefix: "/", runtime_fraction: { default_value: { numerator: 1 } } }, route: { cluster: c } }'), 'route_config.virtual_hosts[0].routes[0].match.runtime_fraction', /not supported/);
+  assertProblem(vh('      - { match: { prefix: "/", runtime_fraction: { runtime_key: k } }, route: { cluster: c } }'), 'route_config.virtual_hosts[0].routes[0].match.runtime_fraction.default_value', /required/);
   assertProblem(vh('      - { match: { connect_matcher: {} }, route: { cluster: c } }'), 'route_config.virtual_hosts[0].routes[0].match.connect_matcher', /not supported/);
   assertProblem(vh('      - { match: { prefix: "/" }, redirect: { regex_rewrite: { pattern: { regex: "a" }, substitution: b } } }'), 'route_config.virtual_hosts[0].routes[0].redirect.regex_rewrite', /not supported/);
   assertProblem(`virtual_hosts: [{ name: a, domains: ["*"], require_tls: ALL }]`, 'route_config.virtual_hosts[0].require_tls', /not supported/);
   assertProblem(`vhds: { config_source: { ads: {} } }`, 'route_config.vhds', /not supported/);
-  assertProblem(vh('      - { match: { prefix: "/" }, route: { weighted_clusters: { clusters: [{ name: a, weight: 1 }], runtime_key_prefix: x } } }'), 'route_config.virtual_hosts[0].routes[0].route.weighted_clusters.runtime_key_prefix', /not supported/);
   // Values.
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c, retry_policy: { retry_on: "5xx,retriable-4xx" } } }'), 'route_config.virtual_hosts[0].routes[0].route.retry_policy.retry_on', /"retriable-4xx" is not supported/);
   assertProblem(vh('      - { match: { prefix: "/" }, route: { cluster: c, retry_policy: { retry_on: "5xx,bogus" } } }'), 'route_config.virtual_hosts[0].routes[0].route.retry_policy.retry_on', /unknown retry_on condition "bogus"/);

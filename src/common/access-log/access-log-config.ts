@@ -7,6 +7,7 @@
  */
 
 import type { AccessLogger } from '../../api/access-logger.js';
+import type { AccessLogFilterConfig } from './access-log-filter.js';
 import { FileAccessLogger, type BufferedLogOptions } from './file-access-logger.js';
 import { StderrAccessLogger, StdoutAccessLogger } from './stdout-access-logger.js';
 import {
@@ -22,9 +23,13 @@ export type AccessLogFormat =
   | { text: string; omitEmptyValues?: boolean }
   | { json: Record<string, unknown>; omitEmptyValues?: boolean };
 
-export type AccessLogConfig =
+export type AccessLogConfig = (
   | { kind: 'file'; path: string; format: AccessLogFormat }
-  | { kind: 'stdout' | 'stderr'; format: AccessLogFormat };
+  | { kind: 'stdout' | 'stderr'; format: AccessLogFormat }
+) & {
+  /** AccessLog.filter: which streams are logged (src/common/access-log/access-log-filter.ts); absent = all. */
+  filter?: AccessLogFilterConfig;
+};
 
 /** The format Envoy uses when an access log names none. */
 export const DEFAULT_ACCESS_LOG_FORMAT: AccessLogFormat = { text: DEFAULT_TCP_ACCESS_LOG_FORMAT };

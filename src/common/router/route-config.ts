@@ -36,6 +36,7 @@ import { list, obj, rejectUnsupported, type Obj } from '../../config/plain-reade
 import { parseRegexMatcher, parseStringMatcher, trackProblems, type StringMatcherConfig } from '../matchers/string-matcher.js';
 import { parseHeaderMatcher, type HeaderMatcherConfig } from '../matchers/header-matcher.js';
 import { AccessLogFormatError, compileFormat } from '../access-log/substitution-format.js';
+import { parseRuntimeFraction, type RuntimeFractionConfig } from '../runtime/runtime-fraction.js';
 
 // ---------------------------------------------------------------------------------------------
 // Plain data.
@@ -127,6 +128,8 @@ export interface RouteMatchConfig {
   queryParameters: QueryParameterMatcherConfig[];
   /** RouteMatch.grpc: content-type must be application/grpc or application/grpc+…. */
   grpc: boolean;
+  /** RouteMatch.runtime_fraction: the share of requests this route may match. */
+  runtimeFraction?: RuntimeFractionConfig | undefined;
 }
 
 export interface WeightedClusterConfig {
@@ -141,7 +144,13 @@ export type ClusterSpecifierConfig =
   | { kind: 'cluster'; name: string }
   /** The cluster is named by this (lower-cased) request header; absent header → no cluster. */
   | { kind: 'cluster_header'; header: string }
-  | { kind: 'weighted'; clusters: WeightedClusterConfig[]; totalWeight: number };
+  | {
+      kind: 'weighted';
+      clusters: WeightedClusterConfig[];
+      totalWeight: number;
+      /** runtime_key_prefix: each cluster's weight is read from `<prefix>.<name>` (default: its weight). */
+      runtimeKeyPrefix?: string | undefined;
+    };
 
 export interface ForwardActionConfig {
   kind: 'route';
@@ -429,6 +438,7 @@ const ROUTE_MATCH_FIELDS = [
   'headers',
   'query_parameters',
   'grpc',
+  'runtime_fraction',
 ];
 const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'path_separated_prefix'] as const;
 const PATH_SEPARATED_PREFIX = /^[^?#]+[^?#/]$/;
@@ -473,13 +483,16 @@ function parseRouteMatch(m: Obj, problems: ProblemSink): RouteMatchConfig | unde
   });
   const grpc = obj(m['grpc']);
   if (grpc) rejectUnsupported(grpc, [], 'RouteMatch.GrpcRouteMatchOptions', problems.at('grpc'));
-  if (!path || !ok) return undefined;
+  const rf = obj(m['runtime_fraction']);
+  const runtimeFraction = rf && parseRuntimeFraction(rf, problems.at('runtime_fraction'));
+  if (!path || !ok || (rf && !runtimeFraction)) return undefined;
   return {
     path,
     caseSensitive: m['case_sensitive'] !== false,
     headers,
     queryParameters,
     grpc: grpc !== undefined,
+    ...(runtimeFraction ? { runtimeFraction } : {}),
   };
 }
 
@@ -643,7 +656,7 @@ function parseWeightedClusters(proto: unknown, problems: ProblemSink): ClusterSp
     problems.add('', 'a WeightedCluster is required');
     return undefined;
   }
-  rejectUnsupported(wc, ['clusters', 'total_weight'], 'WeightedCluster', problems);
+  rejectUnsupported(wc, ['clusters', 'total_weight', 'runtime_key_prefix'], 'WeightedCluster', problems);
   const entries = list(wc['clusters']);
   if (entries.length === 0) {
     problems.add('clusters', 'at least one cluster is required');
@@ -704,7 +717,8 @@ function parseWeightedClusters(proto: unknown, problems: ProblemSink): ClusterSp
     problems.add('total_weight', `total_weight (deprecated) is ${JSON.stringify(total)} but the weights add up to ${sum}; remove it or make it equal`);
     return undefined;
   }
-  return { kind: 'weighted', clusters, totalWeight: sum };
+  const prefix = typeof wc['runtime_key_prefix'] === 'string' && wc['runtime_key_prefix'] !== '' ? wc['runtime_key_prefix'] : undefined;
+  return { kind: 'weighted', clusters, totalWeight: sum, ...(prefix ? { runtimeKeyPrefix: prefix } : {}) };
 }
 
 const RETRY_POLICY_FIELDS = ['retry_on', 'num_retries', 'per_try_timeout', 'retry_back_off', 'retriable_status_codes'];

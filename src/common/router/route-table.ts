@@ -55,6 +55,9 @@ import { compileStringMatcher, type StringMatcher } from '../matchers/string-mat
 import { compileRe2, type Re2Regex } from '../matchers/re2.js';
 import { compileHeaderMatcher, type HeaderMatcher } from '../matchers/header-matcher.js';
 import { compileFormat, foldParts, type FormatPart } from '../access-log/substitution-format.js';
+import type { RuntimeLoader } from '../../api/runtime.js';
+import { NULL_RUNTIME_LOADER } from '../runtime/runtime-snapshot.js';
+import { runtimeFractionMatches, type RuntimeFractionConfig } from '../runtime/runtime-fraction.js';
 import {
   DEFAULT_RETRY_BASE_INTERVAL_MS,
   type HeaderAppendAction,
@@ -220,7 +223,20 @@ export interface RouteTableOptions {
   portFallback?: boolean;
   /** Index the routes (default true). False scans every route in order (tests, benchmarks). */
   index?: boolean;
+  /** Where runtime_fraction reads its keys (default: no values, every default applies). */
+  runtime?: RuntimeLoader;
 }
+
+/** What every route of a table shares. */
+interface SharedTableParts {
+  readonly requestHeaders: HeaderMutations;
+  readonly responseHeaders: HeaderMutations;
+  readonly mostSpecificWins: boolean;
+  readonly runtime: RuntimeLoader;
+}
+
+/** The request's random value in [0, 1) becomes an integer below 2^32 for runtime fractions. */
+const RANDOM_RANGE = 0x1_0000_0000;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers.
@@ -537,6 +553,10 @@ export class RouteEntry {
   private readonly grpc: boolean;
   private readonly headers: CompiledHeaderMatcher[];
   private readonly query: CompiledQueryMatcher[];
+  private readonly runtimeFraction: RuntimeFractionConfig | undefined;
+  private readonly runtime: RuntimeLoader;
+  /** weighted_clusters.runtime_key_prefix: `<prefix>.<cluster>` per weighted cluster, else undefined. */
+  private readonly weightKeys: readonly string[] | undefined;
   /** Results built once: one per weighted cluster, or one (cluster_header: the template). */
   private readonly results: RouteMatchImpl[];
   private readonly cumulative: number[];
@@ -547,10 +567,14 @@ export class RouteEntry {
     config: RouteEntryConfig,
     index: number,
     vhConfig: VirtualHostConfig,
-    table: { requestHeaders: HeaderMutations; responseHeaders: HeaderMutations; mostSpecificWins: boolean },
+    table: SharedTableParts,
   ) {
     this.name = config.name;
     this.index = index;
+    this.runtimeFraction = config.match.runtimeFraction;
+    this.runtime = table.runtime;
+    const spec = config.action.kind === 'route' ? config.action.cluster : undefined;
+    this.weightKeys = spec?.kind === 'weighted' && spec.runtimeKeyPrefix !== undefined ? spec.clusters.map((c) => `${spec.runtimeKeyPrefix}.${c.name}`) : undefined;
     const m = config.match;
     this.caseSensitive = m.caseSensitive || m.path.kind === 'regex';
     switch (m.path.kind) {
@@ -625,8 +649,14 @@ export class RouteEntry {
     }
   }
 
-  /** @internal Full match test: `path` is the request path as matchers see it. */
-  matches(req: RouteRequest, path: string): boolean {
+  /**
+   * @internal Full match test: `path` is the request path as matchers see it; `random` the
+   * request's random value in [0, 1), shared by every route it is tried against (Envoy's
+   * stream id), so a route at 30% is taken for the same requests as one at 60% and more.
+   */
+  matches(req: RouteRequest, path: string, random: number): boolean {
+    const rf = this.runtimeFraction;
+    if (rf !== undefined && !runtimeFractionMatches(rf, this.runtime.snapshot(), Math.floor(random * RANDOM_RANGE))) return false;
     const v = this.pathValue;
     switch (this.pathKind) {
       case PathKind.Prefix:
@@ -685,12 +715,33 @@ export class RouteEntry {
       return new RouteMatchImpl(t.virtualHost, this, a, cluster, undefined, t.hostRewrite, t.requestHeaderMutations, t.responseHeaderMutations);
     }
     if (results.length === 1) return results[0]!;
+    if (this.weightKeys !== undefined) {
+      const picked = this.runtimeWeighted(random);
+      if (picked !== undefined) return picked;
+    }
     const cumulative = this.cumulative;
     const total = cumulative[cumulative.length - 1]!;
     let selected = Math.floor(random * total);
     if (!(selected >= 0)) selected = 0;
     for (let i = 0; i < cumulative.length; i++) if (selected < cumulative[i]!) return results[i]!;
     return results[results.length - 1]!;
+  }
+
+  /**
+   * weighted_clusters with runtime_key_prefix: this request's weights from the runtime (each
+   * key's integer, else the configured weight). Undefined when they add up to 0 (the
+   * configured weights apply then).
+   */
+  private runtimeWeighted(random: number): RouteMatchImpl | undefined {
+    const keys = this.weightKeys!;
+    const a = this.action as ForwardAction;
+    const snapshot = this.runtime.snapshot();
+    const weights = keys.map((k, i) => snapshot.getInteger(k, a.weightedClusters[i]!.weight));
+    const total = weights.reduce((s, w) => s + w, 0);
+    if (total <= 0) return undefined;
+    let selected = Math.floor(random * total);
+    for (let i = 0; i < weights.length; i++) if ((selected -= weights[i]!) < 0) return this.results[i]!;
+    return this.results[this.results.length - 1]!;
   }
 
   /** Length of the part of `path` that prefix_rewrite replaces (Envoy's "matched path"). */
@@ -842,7 +893,7 @@ export class VirtualHost {
   constructor(
     config: VirtualHostConfig,
     index: number,
-    table: { requestHeaders: HeaderMutations; responseHeaders: HeaderMutations; mostSpecificWins: boolean },
+    table: SharedTableParts,
     useIndex: boolean,
   ) {
     this.name = config.name;
@@ -892,7 +943,7 @@ export class VirtualHost {
       const only = lists[0]!;
       for (let i = 0; i < only.length; i++) {
         const r = routes[only[i]!]!;
-        if (r.matches(req, path)) return r.result(req, random);
+        if (r.matches(req, path, random)) return r.result(req, random);
       }
       return undefined;
     }
@@ -913,7 +964,7 @@ export class VirtualHost {
       if (best < 0) return undefined;
       pos[best]!++;
       const r = routes[bestRoute]!;
-      if (r.matches(req, path)) return r.result(req, random);
+      if (r.matches(req, path, random)) return r.result(req, random);
     }
   }
 }
@@ -963,10 +1014,11 @@ export class RouteTable {
     this.ignorePort = config.ignorePortInHostMatching;
     this.portFallback = options.portFallback ?? false;
     this.stripPathParameters = config.ignorePathParametersInPathMatching;
-    const shared = {
+    const shared: SharedTableParts = {
       requestHeaders: this.requestHeaders,
       responseHeaders: this.responseHeaders,
       mostSpecificWins: config.mostSpecificHeaderMutationsWins,
+      runtime: options.runtime ?? NULL_RUNTIME_LOADER,
     };
     const useIndex = options.index ?? true;
     this.virtualHosts = Object.freeze(config.virtualHosts.map((vh, i) => new VirtualHost(vh, i, shared, useIndex)));

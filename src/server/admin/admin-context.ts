@@ -7,6 +7,7 @@ import type { ListenerConfig, ServerConfig } from '../../config/server-config.js
 import type { ClusterEntry } from '../cluster-manager.js';
 import type { ListenerEntry } from '../listener-manager.js';
 import type { ListenerBinding } from '../worker-pool.js';
+import type { LayeredRuntime } from '../../common/runtime/runtime-loader.js';
 
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
 
@@ -43,4 +44,6 @@ export interface AdminContext {
   drainListeners(graceful: boolean): void;
   /** POST /quitquitquit. */
   quit(): void;
+  /** The layered runtime (GET /runtime, POST /runtime_modify). */
+  runtime(): LayeredRuntime;
 }

@@ -8,6 +8,7 @@ import { VERSION } from '../../version.js';
 import type { HostHealth } from '../../config/server-config.js';
 import type { ClusterEntry } from '../cluster-manager.js';
 import type { AdminContext } from './admin-context.js';
+import { RUNTIME_ADMIN_HANDLERS } from './runtime-handlers.js';
 
 export interface AdminResponse {
   status: number;
@@ -328,4 +329,5 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
       return text('OK\n');
     },
   },
+  ...RUNTIME_ADMIN_HANDLERS,
 ];

@@ -55,7 +55,9 @@ export class AdminServer {
         };
       } else {
         try {
-          response = await handler.handle(target.searchParams, this.#ctx);
+          // As Envoy's /runtime_modify: parameters may come as a form body instead of a query.
+          const params = target.searchParams.size === 0 && handler.mutates ? await formBody(req) : undefined;
+          response = await handler.handle(params ?? target.searchParams, this.#ctx);
         } catch (e) {
           response = { status: 500, contentType: 'text/plain; charset=UTF-8', body: `${(e as Error).message}\n` };
         }
@@ -81,4 +83,15 @@ export function parseRequestTarget(raw: string): { pathname: string; searchParam
   if (!URL.canParse(raw)) return undefined;
   const url = new URL(raw);
   return url.protocol === 'http:' || url.protocol === 'https:' ? { pathname: url.pathname, searchParams: url.searchParams } : undefined;
+}
+
+/** Form-encoded parameters of a POST body (up to 64 KiB), or undefined for any other body. */
+async function formBody(req: http.IncomingMessage): Promise<URLSearchParams | undefined> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return undefined;
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > 64 * 1024) return undefined;
+  }
+  return new URLSearchParams(body);
 }

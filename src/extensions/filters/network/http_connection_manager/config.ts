@@ -201,7 +201,7 @@ export const httpConnectionManagerConfigFactory: NetworkFilterConfigFactory<HcmC
   createFilterFactory(config, ctx) {
     let routeTable: () => RouteTable;
     if (config.routes.kind === 'static') {
-      const table = new RouteTable(config.routes.config);
+      const table = new RouteTable(config.routes.config, { runtime: ctx.runtime });
       routeTable = () => table;
     } else {
       // The worker rebuilds its tables once per `routes` slot update; a request reads the

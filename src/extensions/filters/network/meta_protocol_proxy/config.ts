@@ -151,7 +151,7 @@ export const metaProtocolProxyConfigFactory: NetworkFilterConfigFactory<MetaProt
     };
     const pools = new RpcUpstreamPools(protocol, () => options, stats.response_decoding_error);
     const routes = config.routes;
-    const staticTable = routes.kind === 'static' ? new MetaRouteTable(routes.config) : undefined;
+    const staticTable = routes.kind === 'static' ? new MetaRouteTable(routes.config, ctx.runtime) : undefined;
     const table = (): MetaRouteTable => {
       if (staticTable) return staticTable;
       const t = ctx.routeTables.get((routes as { key: string }).key);

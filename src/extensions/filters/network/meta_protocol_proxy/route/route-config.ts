@@ -11,11 +11,12 @@
 import type { ProblemSink } from '../../../../../api/network-filter.js';
 import { parseHeaderMatcher, type HeaderMatcherConfig } from '../../../../../common/matchers/header-matcher.js';
 import { durationMs, list, num, obj, rejectUnsupported, str, type Obj } from '../../../../../config/plain-reader.js';
+import { parseRuntimeFraction, type RuntimeFractionConfig } from '../../../../../common/runtime/runtime-fraction.js';
 
 export interface MetaMirrorConfig {
   cluster: string;
-  /** Share of requests mirrored, in millionths (1e6 = all). */
-  perMillion: number;
+  /** runtime_fraction: the share of requests mirrored (default_value, or its runtime_key's value); undefined = all. */
+  fraction?: RuntimeFractionConfig | undefined;
 }
 
 export interface MetaRouteEntryConfig {
@@ -165,8 +166,6 @@ function parseMatchers(protos: unknown[], problems: ProblemSink): HeaderMatcherC
   return ok ? out : undefined;
 }
 
-const DENOMINATOR_PER_MILLION: Record<string, number> = { HUNDRED: 10_000, TEN_THOUSAND: 100, MILLION: 1 };
-
 function parseMirrors(protos: unknown[], problems: ProblemSink): MetaMirrorConfig[] {
   return protos.flatMap((m, i) => {
     const mirror = obj(m) ?? {};
@@ -176,10 +175,10 @@ function parseMirrors(protos: unknown[], problems: ProblemSink): MetaMirrorConfi
       p.add('cluster', 'a mirror cluster is required');
       return [];
     }
-    const fraction = obj(obj(mirror['runtime_fraction'])?.['default_value']);
-    if (!fraction) return [{ cluster, perMillion: 1_000_000 }];
-    const scale = DENOMINATOR_PER_MILLION[str(fraction, 'denominator', 'HUNDRED')] ?? 10_000;
-    return [{ cluster, perMillion: Math.min(1_000_000, num(fraction, 'numerator', 0) * scale) }];
+    const rf = obj(mirror['runtime_fraction']);
+    if (!rf) return [{ cluster }];
+    const fraction = parseRuntimeFraction(rf, p.at('runtime_fraction'));
+    return fraction ? [{ cluster, fraction }] : [];
   });
 }
 

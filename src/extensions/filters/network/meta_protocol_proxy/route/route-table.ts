@@ -8,6 +8,9 @@ import { compileHeaderMatcher, type HeaderMatcher } from '../../../../../common/
 import type { RpcRoute } from '../../../../../common/rpc/rpc-router.js';
 import { hashString } from '../../../../../common/upstream/hash.js';
 import type { MetaMirrorConfig, MetaRouteConfig, MetaRouteEntryConfig } from './route-config.js';
+import type { RuntimeLoader } from '../../../../../api/runtime.js';
+import { NULL_RUNTIME_LOADER } from '../../../../../common/runtime/runtime-snapshot.js';
+import { runtimeFractionMatches } from '../../../../../common/runtime/runtime-fraction.js';
 
 /** One request's route: a fixed shape (one hidden class), so the router's reads stay monomorphic. */
 class ResolvedMetaRoute implements RpcRoute {
@@ -29,6 +32,7 @@ class MetaRoute {
   readonly #totalWeight: number;
   readonly #hashKeys: readonly string[];
   readonly #mirrors: readonly MetaMirrorConfig[];
+  readonly #runtime: RuntimeLoader;
   readonly #timeoutMs: number | undefined;
   readonly #connectRetries: number;
   readonly #requestMutation: ReadonlyMap<string, string> | undefined;
@@ -36,8 +40,9 @@ class MetaRoute {
   /** The whole answer when nothing is drawn or hashed per request: no allocation then. */
   readonly #fixed: ResolvedMetaRoute | undefined;
 
-  constructor(c: MetaRouteEntryConfig) {
+  constructor(c: MetaRouteEntryConfig, runtime: RuntimeLoader) {
     this.name = c.name;
+    this.#runtime = runtime;
     this.#matchers = c.match.map(compileHeaderMatcher);
     this.#clusters = c.clusters;
     this.#totalWeight = c.clusters.reduce((s, x) => s + x.weight, 0);
@@ -75,7 +80,10 @@ class MetaRoute {
     }
     let mirrorClusters: string[] | undefined;
     for (const m of this.#mirrors) {
-      if (m.perMillion >= 1_000_000 || random() * 1_000_000 < m.perMillion) (mirrorClusters ??= []).push(m.cluster);
+      // Each mirror draws on its own, as MetaProtocol's featureEnabled(key, default) does.
+      if (m.fraction === undefined || runtimeFractionMatches(m.fraction, this.#runtime.snapshot(), Math.floor(random() * 0x1_0000_0000))) {
+        (mirrorClusters ??= []).push(m.cluster);
+      }
     }
     return this.#make(cluster, hashKey, mirrorClusters);
   }
@@ -89,9 +97,10 @@ export class MetaRouteTable {
   readonly name: string;
   readonly #routes: MetaRoute[];
 
-  constructor(config: MetaRouteConfig) {
+  /** `runtime`: where mirror runtime_fraction keys are read (default: none, defaults apply). */
+  constructor(config: MetaRouteConfig, runtime: RuntimeLoader = NULL_RUNTIME_LOADER) {
     this.name = config.name;
-    this.#routes = config.routes.map((r) => new MetaRoute(r));
+    this.#routes = config.routes.map((r) => new MetaRoute(r, runtime));
   }
 
   get size(): number {
