@@ -5,6 +5,7 @@
  */
 import type { LbPolicyConfig } from '../api/load-balancer.js';
 import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
+import type { StatsConfig } from './stats-config.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -115,6 +116,8 @@ export interface ServerConfig {
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
   statsFlushIntervalMs: number;
+  /** stats_config and stats_sinks (src/config/stats-config.ts). */
+  stats: StatsConfig;
   /** dynamic_resources.ads_config: the ADS management server, if any. */
   ads: XdsGrpcServer | undefined;
   /** RDS providers the listeners need, one per distinct key. */

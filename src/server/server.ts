@@ -17,6 +17,7 @@ import type { Registry } from '../api/registry.js';
 import { Logger, type LogLevel } from '../common/logger.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { StatsStore } from '../common/stats/stats-store.js';
+import { StatsSinks } from '../common/stats/stats-sinks.js';
 import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
 import { parseCluster } from '../config/cluster-config.js';
 import type { ConfigSourceContext } from '../xds/config-source.js';
@@ -68,6 +69,8 @@ export class Server {
   #state: ServerState = 'INITIALIZING';
   #healthCheckFailed = false;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** stats_config and stats_sinks: tags, matcher, statsd sinks. */
+  readonly #statsSinks: StatsSinks;
   /** Bind failures of static listeners (fatal at start-up; a dynamic listener's is not). */
   readonly #staticListenErrors: string[] = [];
   #shutdown: Promise<void> | undefined;
@@ -80,7 +83,10 @@ export class Server {
     this.bootstrap = bootstrap;
     this.log = new Logger(opts.logLevel ?? 'info', 'main');
     this.stopped = new Promise((r) => (this.#stoppedResolve = r));
+    this.#statsSinks = new StatsSinks(bootstrap.config.stats);
+    this.#statsSinks.attach(this.stats);
     this.workers = new WorkerPool({
+      stats: bootstrap.config.stats,
       concurrency: opts.concurrency,
       inProcess: opts.inProcess ?? false,
       filters,
@@ -235,7 +241,7 @@ export class Server {
       this.#adminPort = await this.#admin.listen(config.admin.address.host, config.admin.address.port);
     }
     this.#setState('LIVE');
-    this.#flushTimer = setInterval(() => void this.workers.collectStats(), config.statsFlushIntervalMs).unref();
+    this.#flushTimer = setInterval(() => void this.#flushStats(), config.statsFlushIntervalMs).unref();
     this.log.info(
       `courier started: ${this.#listeners.activeConfigs().length} listener(s), ${this.#clusters.activeClusters().length} cluster(s), ` +
         `${this.#opts.inProcess ? 'in-process worker' : `${this.#opts.concurrency} worker(s)`}` +
@@ -271,7 +277,13 @@ export class Server {
   async collectStats(): ReturnType<AdminContext['collectStats']> {
     this.#updateServerGauges();
     const { snapshot, hosts } = await this.workers.collectStats();
-    return { snapshot: mergeSnapshots([snapshot, this.stats.snapshot()]), hosts };
+    return { snapshot: this.#statsSinks.filter(mergeSnapshots([snapshot, this.stats.snapshot()])), hosts };
+  }
+
+  /** Every stats_flush_interval: the merged stats of all processes to the sinks. */
+  async #flushStats(): Promise<void> {
+    const { snapshot } = await this.collectStats();
+    if (this.#statsSinks.hasSinks && this.#shutdown === undefined) this.#statsSinks.flush(snapshot);
   }
 
   #adminContext(): AdminContext {
@@ -287,6 +299,7 @@ export class Server {
         this.#updateServerGauges();
       },
       collectStats: () => this.collectStats(),
+      statsTags: this.#statsSinks.tags,
       resetCounters: () => {
         this.stats.resetCounters();
         this.workers.broadcast({ t: 'reset_counters' });
@@ -329,6 +342,7 @@ export class Server {
       this.#stopXds();
       await this.workers.shutdown(this.#opts.drainTimeS * 1000);
       await this.#admin?.close();
+      this.#statsSinks.close();
       this.log.info('stopped');
       this.#stoppedResolve();
     })();
