@@ -71,6 +71,7 @@ export class Server {
   #flushTimer: NodeJS.Timeout | undefined;
   /** stats_config and stats_sinks: tags, matcher, statsd sinks. */
   readonly #statsSinks: StatsSinks;
+  #flushing = false;
   /** Bind failures of static listeners (fatal at start-up; a dynamic listener's is not). */
   readonly #staticListenErrors: string[] = [];
   #shutdown: Promise<void> | undefined;
@@ -280,10 +281,19 @@ export class Server {
     return { snapshot: this.#statsSinks.filter(mergeSnapshots([snapshot, this.stats.snapshot()])), hosts };
   }
 
-  /** Every stats_flush_interval: the merged stats of all processes to the sinks. */
+  /**
+   * Every stats_flush_interval: the merged stats of all processes to the sinks. A flush still
+   * waiting for a slow worker is not overlapped (increases must be computed in order).
+   */
   async #flushStats(): Promise<void> {
-    const { snapshot } = await this.collectStats();
-    if (this.#statsSinks.hasSinks && this.#shutdown === undefined) this.#statsSinks.flush(snapshot);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      const { snapshot } = await this.collectStats();
+      if (this.#statsSinks.hasSinks && this.#shutdown === undefined) this.#statsSinks.flush(snapshot);
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   #adminContext(): AdminContext {
