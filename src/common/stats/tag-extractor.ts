@@ -83,6 +83,10 @@ class RegexTagExtractor implements TagExtractor {
 
   extract(name: string, _tokens: () => readonly string[], tags: Tag[], cuts: Array<[number, number]>): boolean {
     if (this.substr !== '' && !name.includes(this.substr)) return false;
+    // A plain test first: re2js answers it with its DFA, faster than the search for group
+    // positions, and most names do not match most extractors (9,000 names, 3 runs each on a
+    // loaded machine: 0.90-1.02 s without the test, 0.71-0.80 s with it).
+    if (!this.#re.test(name)) return false;
     const groups = this.#re.searchGroups(name, 2);
     const remove = groups?.[0];
     if (remove === undefined || remove[0] === remove[1]) return false;
