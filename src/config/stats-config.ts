@@ -125,12 +125,7 @@ function parseSink(s: Obj, problems: ProblemSink): StatsSinkConfig | undefined {
     p.add('tcp_cluster_name', 'StatsdSink.tcp_cluster_name (statsd over TCP through a cluster) is not supported by Courier yet; use address (UDP)');
     return undefined;
   }
-  const addressProto = obj(typed['address']);
-  // The sink is UDP whatever the address's protocol says, as in Envoy.
-  const sa = obj(addressProto?.['socket_address']);
-  const withoutProtocol = sa ? { ...addressProto, socket_address: { ...sa, protocol: undefined } } : addressProto;
-  if (sa) delete (withoutProtocol!['socket_address'] as Obj)['protocol'];
-  const address = parseSocketAddress(withoutProtocol, p.at('address'), true);
+  const address = parseSocketAddress(withoutProtocol(obj(typed['address'])), p.at('address'), true);
   if (!address) return undefined;
   if (address.port === 0) {
     p.add('address.socket_address.port_value', 'a statsd sink needs a port');
@@ -143,4 +138,12 @@ function parseSink(s: Obj, problems: ProblemSink): StatsSinkConfig | undefined {
     prefix: str(typed, 'prefix') || 'envoy',
     maxBytesPerDatagram: dog ? num(typed, 'max_bytes_per_datagram', 0) : 0,
   };
+}
+
+/** The Address without socket_address.protocol: a statsd sink is UDP whatever it says, as in Envoy. */
+function withoutProtocol(address: Obj | undefined): Obj | undefined {
+  const sa = obj(address?.['socket_address']);
+  if (!address || !sa) return address;
+  const { protocol: _ignored, ...rest } = sa;
+  return { ...address, socket_address: rest };
 }
