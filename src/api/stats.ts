@@ -53,6 +53,9 @@ export interface HistogramSnapshot {
   buckets: number[];
   count: number;
   sum: number;
+  /** Smallest and largest value recorded (absent while empty): quantile estimates stay inside. */
+  min?: number;
+  max?: number;
 }
 
 /** What a store reports; plain data so it crosses the process boundary as JSON. */

@@ -17,13 +17,16 @@ import { parseListener } from './listener-config.js';
 import { parseAccessLog } from './access-log-config.js';
 import { parseOverloadManager } from './overload-config.js';
 import { parseLayeredRuntime } from './runtime-config.js';
+import { parseStatsConfig } from './stats-config.js';
 import { durationMs, list, obj, rejectUnsupported, str, type Obj } from './plain-reader.js';
 import type { ClusterConfig, ListenerConfig, RdsProviderConfig, ServerConfig } from './server-config.js';
 import { configSourceKey, parseApiConfigSource, parseConfigSource, type ConfigSourceContext } from '../xds/config-source.js';
 import { stableHash } from '../xds/stable-hash.js';
 import { routeConfigProviderKey } from '../extensions/route-config-kinds.js';
 
-const SUPPORTED_BOOTSTRAP_FIELDS = ['node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources', 'overload_manager', 'layered_runtime'];
+const SUPPORTED_BOOTSTRAP_FIELDS = [
+  'node', 'static_resources', 'admin', 'stats_flush_interval', 'dynamic_resources', 'overload_manager', 'layered_runtime', 'stats_config', 'stats_sinks',
+];
 /** dynamic_resources fields refused by name. */
 const DYNAMIC_NOT_YET: Record<string, string> = {
   lds_resources_locator: 'lds_resources_locator (xdstp) is not supported by Courier yet; use lds_config',
@@ -185,6 +188,7 @@ export function translateBootstrap(
     listeners,
     clusters,
     statsFlushIntervalMs: durationMs(b, 'stats_flush_interval', 5000),
+    stats: parseStatsConfig(b, problems),
     ads,
     rds: [...rds.values()],
     cds,

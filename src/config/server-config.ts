@@ -7,6 +7,7 @@ import type { LbPolicyConfig } from '../api/load-balancer.js';
 import type { XdsConfigSource, XdsGrpcServer } from '../xds/config-source.js';
 import type { OverloadConfig } from './overload-config.js';
 import type { RuntimeConfig } from './runtime-config.js';
+import type { StatsConfig } from './stats-config.js';
 
 export interface SocketAddressConfig {
   host: string;
@@ -128,6 +129,8 @@ export interface ServerConfig {
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
   statsFlushIntervalMs: number;
+  /** stats_config and stats_sinks (src/config/stats-config.ts). */
+  stats: StatsConfig;
   /** dynamic_resources.ads_config: the ADS management server, if any. */
   ads: XdsGrpcServer | undefined;
   /** RDS providers the listeners need, one per distinct key. */

@@ -17,6 +17,7 @@ import type { Registry } from '../api/registry.js';
 import { Logger, type LogLevel } from '../common/logger.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { StatsStore } from '../common/stats/stats-store.js';
+import { StatsSinks } from '../common/stats/stats-sinks.js';
 import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
 import { ConfigError } from '../config/config-error.js';
 import { parseCluster } from '../config/cluster-config.js';
@@ -79,6 +80,9 @@ export class Server {
   #state: ServerState = 'INITIALIZING';
   #healthCheckFailed = false;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** stats_config and stats_sinks: tags, matcher, statsd sinks. */
+  readonly #statsSinks: StatsSinks;
+  #flushing = false;
   /** Bind failures of static listeners (fatal at start-up; a dynamic listener's is not). */
   readonly #staticListenErrors: string[] = [];
   #shutdown: Promise<void> | undefined;
@@ -91,7 +95,10 @@ export class Server {
     this.bootstrap = bootstrap;
     this.log = new Logger(opts.logLevel ?? 'info', 'main');
     this.stopped = new Promise((r) => (this.#stoppedResolve = r));
+    this.#statsSinks = new StatsSinks(bootstrap.config.stats);
+    this.#statsSinks.attach(this.stats);
     this.workers = new WorkerPool({
+      stats: bootstrap.config.stats,
       concurrency: opts.concurrency,
       inProcess: opts.inProcess ?? false,
       filters,
@@ -264,7 +271,7 @@ export class Server {
       this.#adminPort = await this.#admin.listen(config.admin.address.host, config.admin.address.port);
     }
     this.#setState('LIVE');
-    this.#flushTimer = setInterval(() => void this.workers.collectStats(), config.statsFlushIntervalMs).unref();
+    this.#flushTimer = setInterval(() => void this.#flushStats(), config.statsFlushIntervalMs).unref();
     this.log.info(
       `courier started: ${this.#listeners.activeConfigs().length} listener(s), ${this.#clusters.activeClusters().length} cluster(s), ` +
         `${this.#opts.inProcess ? 'in-process worker' : `${this.#opts.concurrency} worker(s)`}` +
@@ -301,7 +308,22 @@ export class Server {
   async collectStats(): ReturnType<AdminContext['collectStats']> {
     this.#updateServerGauges();
     const { snapshot, hosts } = await this.workers.collectStats();
-    return { snapshot: mergeSnapshots([snapshot, this.stats.snapshot()]), hosts };
+    return { snapshot: this.#statsSinks.filter(mergeSnapshots([snapshot, this.stats.snapshot()])), hosts };
+  }
+
+  /**
+   * Every stats_flush_interval: the merged stats of all processes to the sinks. A flush still
+   * waiting for a slow worker is not overlapped (increases must be computed in order).
+   */
+  async #flushStats(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      const { snapshot } = await this.collectStats();
+      if (this.#statsSinks.hasSinks && this.#shutdown === undefined) this.#statsSinks.flush(snapshot);
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   #adminContext(): AdminContext {
@@ -317,6 +339,7 @@ export class Server {
         this.#updateServerGauges();
       },
       collectStats: () => this.collectStats(),
+      statsTags: this.#statsSinks.tags,
       resetCounters: () => {
         this.stats.resetCounters();
         this.workers.broadcast({ t: 'reset_counters' });
@@ -361,6 +384,7 @@ export class Server {
       this.#stopXds();
       await this.workers.shutdown(this.#opts.drainTimeS * 1000);
       await this.#admin?.close();
+      this.#statsSinks.close();
       this.log.info('stopped');
       this.#stoppedResolve();
     })();

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { NetworkFilterConfigFactory } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
 import type { StatsSnapshot } from '../api/stats.js';
+import type { StatsConfig } from '../config/stats-config.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { addHostStats, type HostStats } from '../common/upstream/host-stats.js';
 import { Worker } from '../worker/worker.js';
@@ -44,6 +45,8 @@ export interface WorkerPoolOptions {
   /** --drain-time-s in ms: connections of a listener LDS removed or changed are closed after it. */
   drainTimeMs: number;
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** stats_config and stats_sinks: workers send their histogram values to the statsd sinks. */
+  stats?: StatsConfig;
 }
 
 const STATS_TIMEOUT_MS = 2000;
@@ -86,7 +89,7 @@ export class WorkerPool extends EventEmitter {
   #spawn(id: number): void {
     const handle = this.#opts.inProcess ? this.#spawnInProcess(id) : this.#spawnProcess(id);
     this.#workers.set(id, handle);
-    handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency, drainTimeMs: this.#opts.drainTimeMs });
+    handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency, drainTimeMs: this.#opts.drainTimeMs, stats: this.#opts.stats });
     // Replay every slot in a fixed order: runtime, overload, clusters and routes before
     // listeners, so a connection accepted at once finds its runtime values, its overload state,
     // its cluster and its RDS routes.

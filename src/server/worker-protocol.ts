@@ -7,6 +7,7 @@ import type { StatsSnapshot } from '../api/stats.js';
 import type { ClusterConfig, ClusterMembership, ListenerConfig, RouteConfigKindName } from '../config/server-config.js';
 import type { HostStats } from '../common/upstream/host-stats.js';
 import type { RuntimeSlotValue } from '../common/runtime/runtime-snapshot.js';
+import type { StatsConfig } from '../config/stats-config.js';
 
 /** One accepted dynamic route config, as main posts it to workers. */
 export interface RoutesSlotEntry {
@@ -49,7 +50,7 @@ export type SlotName = keyof SlotValues;
 
 export type MainToWorker =
   /** `drainTimeMs`: how long connections of a listener LDS removed or changed may carry on. */
-  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number }
+  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number; stats?: StatsConfig }
   | { [K in SlotName]: { t: 'slot'; name: K; version: number; value: SlotValues[K] } }[SlotName]
   | { t: 'stats'; id: number }
   | { t: 'reset_counters' }

@@ -9,6 +9,7 @@ import type { NetworkFilterConfigFactory, NetworkFilterFactoryCb, WorkerFilterCo
 import type { Registry } from '../api/registry.js';
 import { createAccessLogger, type AccessLogConfig } from '../common/access-log/access-log-config.js';
 import { StatsStore } from '../common/stats/stats-store.js';
+import { StatsSinks } from '../common/stats/stats-sinks.js';
 import { destroyUpstreamConnections } from '../common/upstream/tcp-conn-pool.js';
 import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-cluster-manager.js';
 import type { ListenerConfig } from '../config/server-config.js';
@@ -45,6 +46,7 @@ export class Worker {
   #drainTimers = new Set<NodeJS.Timeout>();
   #drainTimeMs = 0;
   #accessLoggers: AccessLogger[] = [];
+  #statsSinks: StatsSinks | undefined;
   #state: WorkerState = 'starting';
   #versions: Record<string, number> = {};
   /** Slot updates are applied one at a time, in order. */
@@ -66,6 +68,8 @@ export class Worker {
         this.#drainTimeMs = m.drainTimeMs;
         this.#workerCount = m.workerCount;
         this.#clusterManager = new ThreadLocalClusterManagerImpl(this.stats, m.workerCount);
+        // Histogram values go to the statsd sinks from here, as Envoy's workers send them.
+        if (m.stats && m.stats.sinks.length > 0) (this.#statsSinks = new StatsSinks(m.stats)).attach(this.stats);
         this.#state = 'running';
         return;
       case 'slot':
@@ -227,6 +231,7 @@ export class Worker {
     await new Promise((r) => setImmediate(r));
     await Promise.all(this.#accessLoggers.map((l) => l.close().catch(() => {})));
     this.#state = 'stopped';
+    this.#statsSinks?.close();
     this.#channel.send({ t: 'stopped' });
     this.#onStopped();
   }

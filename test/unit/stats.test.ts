@@ -4,13 +4,8 @@ import assert from 'node:assert/strict';
 import { StatsStore } from '../../src/common/stats/stats-store.js';
 import { mergeSnapshots } from '../../src/common/stats/stats-merge.js';
 import { computeQuantiles, histogramQuantile } from '../../src/common/stats/histogram-quantiles.js';
-import {
-  formatDouble,
-  formatStatsJson,
-  formatStatsPrometheus,
-  formatStatsText,
-  prometheusMetricName,
-} from '../../src/common/stats/stats-format.js';
+import { formatDouble, formatStatsJson, formatStatsText } from '../../src/common/stats/stats-format.js';
+import { formatStatsPrometheus, prometheusMetricName } from '../../src/common/stats/prometheus-format.js';
 import { DEFAULT_HISTOGRAM_BUCKETS } from '../../src/api/stats.js';
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
@@ -81,8 +76,9 @@ test('text: sorted "name: value" lines, counters and gauges together, then histo
     'cluster.backend.upstream_cx_total: 4',
     'server.watchdog_miss: 0',
     'tcp.ingress.downstream_cx_total: 7',
-    'cluster.backend.upstream_cx_connect_ms: P0(nan,1) P25(nan,2) P50(nan,3) P75(nan,4) P90(nan,4.6) ' +
-      'P95(nan,4.8) P99(nan,4.96) P99.5(nan,4.98) P99.9(nan,4.996) P100(nan,5)',
+    // Bucket (1, 5] holds both samples; estimates stay between the smallest and largest value.
+    'cluster.backend.upstream_cx_connect_ms: P0(nan,2) P25(nan,2) P50(nan,3) P75(nan,4) P90(nan,4) ' +
+      'P95(nan,4) P99(nan,4) P99.5(nan,4) P99.9(nan,4) P100(nan,4)',
     'cluster.backend.upstream_cx_length_ms: No recorded values',
   ]);
 });
@@ -133,8 +129,8 @@ test('json: Envoy shape with stats then a histograms element', () => {
   );
   const connect = hist.computed_quantiles[0].values;
   assert.equal(connect.length, 10);
-  assert.deepEqual(connect[0], { interval: null, cumulative: 1 });
-  assert.deepEqual(connect[9], { interval: null, cumulative: 3 }); // capped at the sum (one value: 3)
+  // One sample: every quantile is that sample (no spread invented across its bucket (1, 5]).
+  assert.deepEqual(connect.map((v: { cumulative: number }) => v.cumulative), [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
   assert.deepEqual(hist.computed_quantiles[1].values[5], { interval: null, cumulative: null });
 
   // No histogram selected: no histograms element.
@@ -214,27 +210,23 @@ test('prometheus: histogram buckets are cumulative, then _sum and _count', () =>
 
 test('prometheus: dotted cluster names, label escaping, Envoy well-known tags', () => {
   const store = new StatsStore();
+  // Envoy's cluster_name extractor (`cluster.$.**`) takes one token: a dotted cluster name is
+  // cut at its first dot, as in Envoy (Istio configures its own stats_tags for this).
   store.counter('cluster.outbound|80||svc.ns.svc.cluster.local.upstream_cx_total').inc(9);
-  store.gauge('cluster.outbound|80||svc.ns.svc.cluster.local.circuit_breakers.default.cx_open').set(1);
+  store.gauge('cluster.backend.circuit_breakers.default.cx_open').set(1);
   store.counter('cluster.a"b\\c.upstream_cx_total').inc();
   const l = lines(formatStatsPrometheus(store.snapshot()));
-  assert.ok(
-    l.includes('envoy_cluster_upstream_cx_total{envoy_cluster_name="outbound|80||svc.ns.svc.cluster.local"} 9'),
-  );
+  assert.ok(l.includes('envoy_cluster_ns_svc_cluster_local_upstream_cx_total{envoy_cluster_name="outbound|80||svc"} 9'));
   assert.ok(l.includes('envoy_cluster_upstream_cx_total{envoy_cluster_name="a\\"b\\\\c"} 1'));
-  assert.ok(
-    l.includes(
-      'envoy_cluster_circuit_breakers_default_cx_open{envoy_cluster_name="outbound|80||svc.ns.svc.cluster.local"} 1',
-    ),
-  );
+  assert.ok(l.includes('envoy_cluster_circuit_breakers_default_cx_open{envoy_cluster_name="backend"} 1'));
 
   const cases: Array<[string, string, Array<[string, string]>]> = [
     ['cluster.backend.outlier_detection.ejections_active', 'envoy_cluster_outlier_detection_ejections_active', [['envoy_cluster_name', 'backend']]],
-    ['cluster.svc.v1.upstream_rq_2xx', 'envoy_cluster_upstream_rq_xx', [['envoy_response_code_class', '2'], ['envoy_cluster_name', 'svc.v1']]],
+    ['cluster.svc.upstream_rq_2xx', 'envoy_cluster_upstream_rq_xx', [['envoy_response_code_class', '2'], ['envoy_cluster_name', 'svc']]],
     ['cluster.backend.upstream_rq_503', 'envoy_cluster_upstream_rq', [['envoy_response_code', '503'], ['envoy_cluster_name', 'backend']]],
     ['cluster.backend.custom_thing', 'envoy_cluster_custom_thing', [['envoy_cluster_name', 'backend']]],
     ['http.ingress.downstream_cx_total', 'envoy_http_downstream_cx_total', [['envoy_http_conn_manager_prefix', 'ingress']]],
-    ['http.ingress.rds.local_route.v2.config_reload', 'envoy_http_rds_config_reload', [['envoy_http_conn_manager_prefix', 'ingress'], ['envoy_rds_route_config', 'local_route.v2']]],
+    ['http.ingress.rds.local_route.v2.config_reload', 'envoy_http_rds_config_reload', [['envoy_rds_route_config', 'local_route.v2'], ['envoy_http_conn_manager_prefix', 'ingress']]],
     ['dubbo.d1.request', 'envoy_dubbo_request', [['envoy_dubbo_prefix', 'd1']]],
     ['meta_protocol.mp.request_total', 'envoy_meta_protocol_request_total', [['envoy_meta_protocol_prefix', 'mp']]],
     ['listener.admin.downstream_cx_total', 'envoy_listener_admin_downstream_cx_total', []],
@@ -353,4 +345,31 @@ test('formatDouble prints like fmt {}', () => {
   assert.equal(formatDouble(1e16), '1e+16');
   assert.equal(formatDouble(0.00001), '1e-05');
   assert.equal(formatDouble(0.0001), '0.0001');
+});
+
+test('histograms: one sample prints that sample for every quantile, without float noise', () => {
+  const store = new StatsStore();
+  store.histogram('cluster.b.upstream_cx_connect_ms', 'milliseconds').record(12);
+  const noisy = store.histogram('cluster.b.upstream_cx_length_ms', 'milliseconds');
+  noisy.record(0.1);
+  noisy.record(0.2);
+  const text = lines(formatStatsText(store.snapshot()));
+  assert.deepEqual(text, [
+    'cluster.b.upstream_cx_connect_ms: P0(nan,12) P25(nan,12) P50(nan,12) P75(nan,12) P90(nan,12) ' +
+      'P95(nan,12) P99(nan,12) P99.5(nan,12) P99.9(nan,12) P100(nan,12)',
+    // Both in bucket (0, 0.5]: the estimates stay in [0.1, 0.2]; the sum 0.1 + 0.2 is 0.3, not 0.30000000000000004.
+    'cluster.b.upstream_cx_length_ms: P0(nan,0.1) P25(nan,0.125) P50(nan,0.2) P75(nan,0.2) P90(nan,0.2) ' +
+      'P95(nan,0.2) P99(nan,0.2) P99.5(nan,0.2) P99.9(nan,0.2) P100(nan,0.2)',
+  ]);
+  const prom = lines(formatStatsPrometheus(store.snapshot()));
+  assert.ok(prom.includes('envoy_cluster_upstream_cx_length_ms_sum{envoy_cluster_name="b"} 0.3'), prom.join('\n'));
+  for (const l of [...text, ...prom, formatStatsJson(store.snapshot())]) assert.doesNotMatch(l, /\d{12,}/);
+
+  // Merged across workers, min and max still bound the estimates.
+  const w2 = new StatsStore();
+  w2.histogram('cluster.b.upstream_cx_connect_ms', 'milliseconds').record(14);
+  const merged = mergeSnapshots([store.snapshot(), w2.snapshot()]);
+  const q = computeQuantiles(merged.histograms['cluster.b.upstream_cx_connect_ms']!);
+  assert.equal(q[0], 12);
+  assert.equal(q.at(-1), 14);
 });

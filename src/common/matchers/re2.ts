@@ -44,6 +44,27 @@ export class Re2Regex {
     return this.re.test(value);
   }
 
+  /**
+   * RE2::PartialMatch with captures: the [start, end) of groups 1..`groups` of the leftmost
+   * match (undefined for a group that took no part), or undefined when nothing matches.
+   */
+  searchGroups(value: string, groups: number): Array<[number, number] | undefined> | undefined {
+    const m = this.re.matcher(value);
+    if (!m.find()) return undefined;
+    const out: Array<[number, number] | undefined> = [];
+    const n = Math.min(groups, m.groupCount());
+    for (let g = 1; g <= n; g++) {
+      const start = m.start(g);
+      out.push(start < 0 ? undefined : [start, m.end(g)]);
+    }
+    return out;
+  }
+
+  /** Number of capturing groups in the pattern. */
+  groupCount(): number {
+    return this.re.groupCount();
+  }
+
   /** RE2/J's program size (see the module comment for how it relates to C++ RE2's). */
   programSize(): number {
     return this.re.programSize();

@@ -6,12 +6,17 @@
  * holding the target rank: bucket i spans (bounds[i-1], bounds[i]] with bounds[-1] = 0.
  *   - P0 is the lower edge of the first non-empty bucket, P100 the upper edge of the last one.
  *   - The +Inf bucket has no upper edge: values there are reported as the last finite bound.
- *   - Recorded values are never negative, so no value exceeds the histogram's sum: estimates are
- *     capped at `sum` (this makes e.g. an all-zero histogram report 0 rather than 0.25).
+ *   - Estimates stay within the smallest and largest value recorded (kept exactly beside the
+ *     buckets): P0 is the minimum, P100 the maximum, and a histogram of one sample reports that
+ *     sample for every quantile instead of a spread invented across its bucket. (Envoy's own
+ *     histograms have 2-significant-digit bins, so one sample of 12 prints 12 .. 13 there.)
+ *     Snapshots without min/max fall back to capping at `sum` (values are never negative).
+ *   - Estimates print without binary floating-point noise (0.30000000000000004 is 0.3).
  * An empty histogram yields NaN for every quantile.
  */
 
 import { DEFAULT_HISTOGRAM_BUCKETS, type HistogramSnapshot } from '../../api/stats.js';
+import { withoutFloatNoise } from './stats-select.js';
 
 /** Quantiles the admin reports, as fractions (Envoy's supported_quantiles / 100). */
 export const SUPPORTED_QUANTILES: readonly number[] = [
@@ -23,7 +28,7 @@ export const SUPPORTED_QUANTILE_PERCENTS: readonly number[] = [
   0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100,
 ];
 
-type BucketData = Pick<HistogramSnapshot, 'buckets' | 'sum'>;
+type BucketData = Pick<HistogramSnapshot, 'buckets' | 'sum' | 'min' | 'max'>;
 
 /** Estimated value at quantile `q` (0..1); NaN when no value was recorded. */
 export function histogramQuantile(
@@ -56,8 +61,10 @@ export function histogramQuantile(
   }
   // Floating-point rounding can leave the target just above the total: take the top edge.
   if (Number.isNaN(estimate)) estimate = lastUpper;
+  if (h.min !== undefined && estimate < h.min) estimate = h.min;
+  if (h.max !== undefined && estimate > h.max) estimate = h.max;
   if (Number.isFinite(h.sum) && h.sum >= 0 && estimate > h.sum) estimate = h.sum;
-  return estimate;
+  return withoutFloatNoise(estimate);
 }
 
 /** Estimates for each of `quantiles` (default: SUPPORTED_QUANTILES). */

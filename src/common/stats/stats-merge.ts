@@ -1,7 +1,7 @@
 /**
  * Merge of per-process snapshots (main + workers) into the one view the admin shows:
  * counters and gauges are summed (Envoy's "Accumulate" gauges), histograms merged bucket by
- * bucket (count and sum added), "used" is the union.
+ * bucket (count and sum added, min and max kept), "used" is the union.
  */
 
 import type { HistogramSnapshot, StatsSnapshot } from '../../api/stats.js';
@@ -13,7 +13,10 @@ function addInto(target: Record<string, number>, source: Record<string, number>)
 }
 
 function cloneHistogram(h: HistogramSnapshot): HistogramSnapshot {
-  return { unit: h.unit, buckets: h.buckets.slice(), count: h.count, sum: h.sum };
+  const out: HistogramSnapshot = { unit: h.unit, buckets: h.buckets.slice(), count: h.count, sum: h.sum };
+  if (h.min !== undefined) out.min = h.min;
+  if (h.max !== undefined) out.max = h.max;
+  return out;
 }
 
 function mergeHistogramInto(target: HistogramSnapshot, source: HistogramSnapshot): void {
@@ -23,6 +26,8 @@ function mergeHistogramInto(target: HistogramSnapshot, source: HistogramSnapshot
   }
   target.count += source.count;
   target.sum += source.sum;
+  if (source.min !== undefined) target.min = target.min === undefined ? source.min : Math.min(target.min, source.min);
+  if (source.max !== undefined) target.max = target.max === undefined ? source.max : Math.max(target.max, source.max);
 }
 
 /** Returns a new snapshot; the inputs are not modified. */

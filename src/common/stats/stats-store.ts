@@ -18,6 +18,16 @@ import {
   type StatsSnapshot,
 } from '../../api/stats.js';
 
+/**
+ * Called with every value a histogram of the store records (the statsd sinks send histograms
+ * per sample, as Envoy's do). Set once at start-up; absent, recording costs one field check.
+ */
+export type HistogramSampleListener = (histogram: Histogram, value: number) => void;
+
+interface StoreHooks {
+  histogramSample?: HistogramSampleListener;
+}
+
 /** Upper bounds of the finite buckets; bucket `i` counts values in (bounds[i-1], bounds[i]]. */
 const BOUNDS: readonly number[] = DEFAULT_HISTOGRAM_BUCKETS;
 const NUM_BOUNDS = BOUNDS.length;
@@ -56,10 +66,13 @@ class HistogramImpl implements Histogram {
   readonly buckets: Float64Array = new Float64Array(NUM_BOUNDS + 1);
   count = 0;
   sum = 0;
+  min = Infinity;
+  max = -Infinity;
   used = false;
   constructor(
     readonly name: string,
     readonly unit: HistogramUnit,
+    private readonly hooks: StoreHooks,
   ) {}
 
   /** NaN is ignored; negative values are recorded as 0 (Envoy histograms are unsigned). */
@@ -71,17 +84,28 @@ class HistogramImpl implements Histogram {
     this.buckets[i]++;
     this.count++;
     this.sum += value;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
     this.used = true;
+    const sample = this.hooks.histogramSample;
+    if (sample !== undefined) sample(this, value);
   }
 
   clear(): void {
     this.buckets.fill(0);
     this.count = 0;
     this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
   }
 
   toSnapshot(): HistogramSnapshot {
-    return { unit: this.unit, buckets: Array.from(this.buckets), count: this.count, sum: this.sum };
+    const out: HistogramSnapshot = { unit: this.unit, buckets: Array.from(this.buckets), count: this.count, sum: this.sum };
+    if (this.count > 0) {
+      out.min = this.min;
+      out.max = this.max;
+    }
+    return out;
   }
 }
 
@@ -125,6 +149,12 @@ class ChildScope implements StatsScope {
 export class StatsStore implements StatsScope {
   readonly prefix = '';
   private readonly stats = new Map<string, StatImpl>();
+  private readonly hooks: StoreHooks = {};
+
+  /** Every value recorded from now on by any histogram of this store goes to `listener`. */
+  onHistogramSample(listener: HistogramSampleListener | undefined): void {
+    this.hooks.histogramSample = listener;
+  }
 
   counter(name: string): Counter {
     const existing = this.lookup(name, 'counter');
@@ -146,7 +176,7 @@ export class StatsStore implements StatsScope {
   histogram(name: string, unit: HistogramUnit = 'unspecified'): Histogram {
     const existing = this.lookup(name, 'histogram');
     if (existing) return existing as HistogramImpl;
-    const h = new HistogramImpl(name, unit);
+    const h = new HistogramImpl(name, unit, this.hooks);
     this.stats.set(name, h);
     return h;
   }

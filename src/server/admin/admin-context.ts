@@ -3,6 +3,7 @@
  */
 import type { StatsSnapshot } from '../../api/stats.js';
 import type { HostStats } from '../../common/upstream/host-stats.js';
+import type { TagProducer } from '../../common/stats/tag-extractor.js';
 import type { ListenerConfig, ServerConfig } from '../../config/server-config.js';
 import type { ClusterEntry } from '../cluster-manager.js';
 import type { ListenerEntry } from '../listener-manager.js';
@@ -21,6 +22,8 @@ export interface AdminContext {
   healthCheckFailed(): boolean;
   setHealthCheckFailed(fail: boolean): void;
   collectStats(): Promise<{ snapshot: StatsSnapshot; hosts: Record<string, Record<string, HostStats>> }>;
+  /** stats_config's tag extraction (Prometheus names and labels). */
+  readonly statsTags: TagProducer;
   resetCounters(): void;
   listenerBindings(): ListenerBinding[];
   /** Active clusters: the bootstrap's, then CDS's (addedViaApi), each with every host it has. */

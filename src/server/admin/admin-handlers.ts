@@ -50,7 +50,7 @@ async function statsResponse(query: URLSearchParams, ctx: AdminContext, format: 
   const options = statsOptions(query);
   if (typeof options === 'string') return text(`${options}\n`, 400);
   const { snapshot } = await ctx.collectStats();
-  const body = formatStats(snapshot, format, options);
+  const body = formatStats(snapshot, format, { ...options, tags: ctx.statsTags });
   if (format === 'json') return { status: 200, contentType: 'application/json', body };
   if (format === 'prometheus') return { status: 200, contentType: 'text/plain; version=0.0.4', body };
   return text(body);
