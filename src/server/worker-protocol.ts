@@ -6,6 +6,7 @@
 import type { StatsSnapshot } from '../api/stats.js';
 import type { ClusterConfig, ClusterMembership, ListenerConfig, RouteConfigKindName } from '../config/server-config.js';
 import type { HostStats } from '../common/upstream/host-stats.js';
+import type { LogLevel } from '../common/logger.js';
 
 /** One accepted dynamic route config, as main posts it to workers. */
 export interface RoutesSlotEntry {
@@ -32,7 +33,11 @@ export type SlotName = keyof SlotValues;
 
 export type MainToWorker =
   /** `drainTimeMs`: how long connections of a listener LDS removed or changed may carry on. */
-  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number }
+  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number; logLevels: Record<string, LogLevel> }
+  /** /logging changed levels: the worker's loggers follow main's. */
+  | { t: 'log_levels'; levels: Record<string, LogLevel> }
+  /** SIGUSR1 or POST /reopen_logs: reopen access log files (log rotation). */
+  | { t: 'reopen_logs' }
   | { [K in SlotName]: { t: 'slot'; name: K; version: number; value: SlotValues[K] } }[SlotName]
   | { t: 'stats'; id: number }
   | { t: 'reset_counters' }
