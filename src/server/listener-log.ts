@@ -55,7 +55,7 @@ export function describeListener(config: ListenerConfig): string {
   const port = config.address.port === 0 ? `${formatAddress(config.address.host, 0)} (port chosen by the OS: see /listeners)` : formatAddress(config.address.host, config.address.port);
   const filters = (config.filterChains[0]?.filters ?? []).map((f) => {
     const target = filterTarget(f);
-    return target ? `${f.factory} (${target})` : f.factory;
+    return target ? `${f.name} (${target})` : f.name;
   });
   return `'${config.name}' on ${port}: ${filters.join(', ') || 'no filters'}`;
 }

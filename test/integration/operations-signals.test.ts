@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -19,14 +19,7 @@ import path from 'node:path';
 import { eventually, httpRequest, sleep, startCourier, tmpDir } from '../support/courier-harness.js';
 import { hcmHeadYaml, staticClusterYaml, tcpProxyYaml } from '../support/configs.js';
 import { closed, connect, echoServer } from '../support/peers.js';
-
-function workerPids(mainPid: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(mainPid)], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((l) => Number(l.trim()))
-    .filter((n) => n > 0);
-}
+import { workerPids } from '../support/processes.js';
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 function listening(port: number): Promise<boolean> {
