@@ -68,6 +68,15 @@ test('admin answers while start-up waits for xDS: /ready 503, /server_info INITI
   }
 });
 
+test('SIGTERM while start-up waits for xDS drains what has started and exits 0', async () => {
+  const courier = await startCourier(adsBootstrap(await closedPort(), '60s'), { processes: 2, logLevel: 'info', waitLive: false });
+  await eventually(async () => JSON.parse((await courier.admin('/server_info')).body).state === 'INITIALIZING', '/server_info state INITIALIZING');
+  // stop(): SIGTERM, and the harness checks the exit code is 0.
+  await courier.stop();
+  assert.match(courier.output(), /caught SIGTERM: draining/);
+  assert.doesNotMatch(courier.output(), /courier started/);
+});
+
 test('info lines: xDS connected, updates accepted with versions per type, listener added/modified (address, filter, cluster), reconnected; /config_dump?include_eds&resource=', async () => {
   const dir = tmpDir();
   const xdsDir = path.join(dir, 'xds');

@@ -125,7 +125,7 @@ export async function startCourier(yaml: string, opts: StartOptions = {}): Promi
   const adminPort = Number(readFileSync(addressPath, 'utf8').trim().split(':').pop());
   // Admin listens before start-up waits for xDS; listeners are bound once it is LIVE.
   while (opts.waitLive !== false && (await httpRequest(adminPort, '/ready').catch(() => ({ status: 0 }))).status !== 200) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`courier did not start (admin answered, never LIVE):\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`courier did not start: admin answered, never LIVE:\n${output}`);
     await sleep(25);
   }
   const stop = async (): Promise<void> => {
