@@ -241,6 +241,9 @@ export class Server {
     this.stats.gauge('server.concurrency').set(this.#opts.inProcess ? 1 : this.#opts.concurrency);
     this.stats.counter('server.worker_restarts');
     this.workers.start();
+    for (const c of config.clusters) {
+      if (c.eds) this.log.info(initWaitMessage(`the initial EDS update of cluster '${c.name}' (service '${c.eds.serviceName}')`, c.eds.source, config.ads));
+    }
     await this.#clusters.addStatic(config.clusters);
     // CDS, then the warming of what it added (EDS), before any listener, as Envoy does.
     if (this.#cds) {
