@@ -208,3 +208,27 @@ test('/drain_listeners: total_listeners_draining, DRAINING, /healthcheck/ok does
   // The connection closed at the deadline is access-logged like any other.
   assert.deepEqual(lines(log), ['tcp 5']);
 });
+
+test('an HTTP request still waiting for its upstream at the drain deadline is access-logged when SIGTERM closes it', async () => {
+  const dir = tmpDir();
+  const log = path.join(dir, 'access.log');
+  // An upstream that never answers.
+  const silent = http.createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const courier = await startCourier(httpYaml(log, (silent.address() as net.AddressInfo).port), { processes: 2, logLevel: 'info', drainTimeS: 2 });
+  try {
+    const port = await courier.listenerPort('http');
+    const pending = httpRequest(port, '/inflight').catch((e: Error) => e);
+    await eventually(async () => (await courier.stat('http.ingress.downstream_rq_active')) === 1, 'the request in flight');
+    await courier.stop();
+    // The client sees its connection closed at the deadline.
+    assert.ok((await pending) instanceof Error);
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((r) => silent.close(r));
+  }
+  assert.match(courier.output(), /drain deadline reached: closing 1 connection\(s\) still open/);
+  const logged = lines(log);
+  assert.equal(logged.length, 1, logged.join('\n'));
+  assert.match(logged[0]!, /^\/inflight \d+$/);
+});
