@@ -168,8 +168,11 @@ export async function main(argv: string[]): Promise<void> {
     server = await Server.create(opts);
     // Before start-up waits for xDS: SIGTERM then drains what has started and exits.
     installSignalHandlers(server);
-    // run() may never settle once a shutdown cut start-up short; stopped does.
-    await Promise.race([server.run(), server.stopped]);
+    // run() may never settle once a shutdown cut start-up short; stopped does. (A failure of
+    // run() after that is moot: marked handled so that it cannot end the drain.)
+    const running = server.run();
+    running.catch(() => undefined);
+    await Promise.race([running, server.stopped]);
   } catch (e) {
     process.stderr.write(`courier: ${e instanceof ConfigError ? `invalid configuration:\n${e.message}` : (e as Error).message}\n`);
     process.exit(1);

@@ -351,11 +351,14 @@ export class Server {
       drainListeners: (graceful) => {
         const stop = (): void => this.workers.broadcast({ t: 'stop_listeners' });
         const count = this.#listeners.drainAll();
-        logger('admin').info(
-          `draining ${count} listener(s) (/drain_listeners): ` +
-            (graceful ? `they keep accepting for the drain time (${this.#opts.drainTimeS}s), then stop` : 'they stop accepting now') +
-            '; open connections are told to close',
-        );
+        if (count === 0) logger('admin').info('/drain_listeners: no listener left to drain');
+        else {
+          logger('admin').info(
+            `draining ${count} listener(s) (/drain_listeners): ` +
+              (graceful ? `they keep accepting for the drain time (${this.#opts.drainTimeS}s), then stop` : 'they stop accepting now') +
+              '; open connections are told to close',
+          );
+        }
         this.#setState('DRAINING');
         // As Envoy: the drain sequence starts now (connections are told); with ?graceful the
         // listeners keep accepting for the drain time first.
