@@ -170,6 +170,7 @@ export class Worker {
 
   /** Log rotation: every file access log reopens its path before its next write. */
   reopenAccessLogs(): void {
+    logger('main').info('reopening access log files');
     for (const l of this.#accessLoggers) l.reopen?.();
   }
 

@@ -130,14 +130,19 @@ test('log rotation: rename the access log, SIGUSR1 (then POST /reopen_logs): new
   try {
     const port = await courier.listenerPort('http');
     const expected = (prefix: string): string[] => Array.from({ length: 20 }, (_, i) => `/${prefix}/${i} 200`).sort();
+    // Each worker says when it has the reopen request (it travels from main over IPC).
+    const reopenedOnBothWorkers = (times: number): Promise<boolean> =>
+      eventually(
+        () => ['0', '1'].every((w) => courier.output().split(`[worker ${w}][info] reopening access log files`).length - 1 === times),
+        `both workers to reopen their access logs (${times})`,
+      );
 
     await requests(port, 'a', 20);
     await eventually(() => lines(log).length === 20, '20 lines in access.log');
     renameSync(log, `${log}.1`);
     process.kill(courier.child!.pid!, 'SIGUSR1');
     await eventually(() => courier.output().includes('caught SIGUSR1'), 'the SIGUSR1 log line');
-    // The reopen request travels to the workers over IPC: let it arrive.
-    await sleep(300);
+    await reopenedOnBothWorkers(1);
     await requests(port, 'b', 20);
     await eventually(() => lines(log).length === 20, '20 lines in the new access.log');
     assert.deepEqual(lines(log).sort(), expected('b'));
@@ -147,7 +152,7 @@ test('log rotation: rename the access log, SIGUSR1 (then POST /reopen_logs): new
     const reopen = await courier.admin('/reopen_logs', 'POST');
     assert.deepEqual(reopen, { status: 200, body: 'OK\n' });
     assert.equal((await courier.admin('/reopen_logs')).status, 405, 'GET /reopen_logs is refused: it changes the server');
-    await sleep(300);
+    await reopenedOnBothWorkers(2);
     await requests(port, 'c', 20);
     await eventually(() => lines(log).length === 20, '20 lines in the access.log after /reopen_logs');
     assert.deepEqual(lines(log).sort(), expected('c'));
