@@ -178,8 +178,8 @@ test('/logging: POST lists and sets levels (all, one, paths) in main and every w
     // A worker that restarts logs at the levels /logging set (main sends them at init).
     const [first] = workerPids(courier.child!.pid!);
     process.kill(first!, 'SIGKILL');
-    await eventually(async () => (await courier.stat('server.worker_restarts')) === 1, 'the worker restart');
-    await eventually(async () => (await courier.admin('/ready')).status === 200 && workerPids(courier.child!.pid!).length === 2, 'two workers again');
+    await eventually(async () => (await courier.stat('server.worker_restarts')) === 1, 'the worker restart', 10_000);
+    await eventually(async () => (await courier.admin('/ready')).status === 200 && workerPids(courier.child!.pid!).length === 2, 'two workers again', 10_000);
     stopped = true;
     await courier.stop();
   } finally {
@@ -189,7 +189,7 @@ test('/logging: POST lists and sets levels (all, one, paths) in main and every w
   // Draining with no connection left is a debug line of the `connection` logger, on each
   // worker: there only because both workers (one of them restarted) took the new level.
   const drained = courier.output().match(/\[worker (\d)\]\[debug\] drained: no connection left open/g) ?? [];
-  assert.deepEqual(drained.map((l) => /worker (\d)/.exec(l)![1]).sort(), ['0', '1']);
+  assert.deepEqual(drained.map((l) => /worker (\d)/.exec(l)![1]).sort(), ['0', '1'], courier.output());
 });
 
 test('/config_dump: ?resource= answers the elements with their own types, ?mask= trims them or the whole dumps; Envoy\'s 400 and 404', async () => {
