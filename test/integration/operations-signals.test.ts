@@ -158,7 +158,7 @@ test('log rotation: rename the access log, SIGUSR1 (then POST /reopen_logs): new
     assert.deepEqual(lines(log).sort(), expected('c'));
     assert.deepEqual(lines(`${log}.2`).sort(), expected('b'));
     assert.deepEqual(lines(`${log}.1`).sort(), expected('a'));
-    assert.match(courier.output(), /reopening access logs \(\/reopen_logs\)/);
+    await eventually(() => /reopening access logs \(\/reopen_logs\)/.test(courier.output()), 'the /reopen_logs line');
   } finally {
     await courier.stop();
     await backend.close();
@@ -190,7 +190,7 @@ test('/drain_listeners: total_listeners_draining, DRAINING, /healthcheck/ok does
     // The listener is still configured (as Envoy's /listeners); it no longer accepts.
     assert.match((await courier.admin('/listeners')).body, /^tcp::127\.0\.0\.1:\d+\n$/);
     await eventually(async () => !(await listening(port)), 'the drained listener to stop accepting');
-    assert.match(courier.output(), /draining 1 listener\(s\) \(\/drain_listeners\): they stop accepting now/);
+    await eventually(() => /draining 1 listener\(s\) \(\/drain_listeners\): they stop accepting now/.test(courier.output()), 'the drain line');
 
     // A health check failure cannot be cleared while draining: the answer says so.
     assert.equal((await courier.admin('/healthcheck/fail', 'POST')).status, 200);

@@ -116,7 +116,12 @@ export async function startCourier(yaml: string, opts: StartOptions = {}): Promi
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close' (every line written has been read), or 2 s after 'exit' should a process that
+  // shares the pipes (a worker) outlive main.
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('close', (code) => resolve(code));
+    child.on('exit', (code) => setTimeout(() => resolve(code), 2000).unref());
+  });
   const deadline = Date.now() + 15000;
   while (!existsSync(addressPath) || readFileSync(addressPath, 'utf8').trim() === '') {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`courier did not start:\n${output}`);
