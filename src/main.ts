@@ -8,6 +8,7 @@ import { LOG_LEVELS, type LogLevel } from './common/logger.js';
 import { ConfigError } from './config/config-error.js';
 import { networkFilterRegistry } from './extensions/all.js';
 import { Server, type ServerOptions } from './server/server.js';
+import { installSignalHandlers } from './server/signals.js';
 import { keepServingOnUncaughtErrors } from './server/uncaught-errors.js';
 import { checkXdsFiles } from './server/xds-file-check.js';
 import { VERSION } from './version.js';
@@ -134,6 +135,11 @@ export async function main(argv: string[]): Promise<void> {
       log_level: cli.logLevel,
     },
   };
+  if (cli.adminAddressPath) {
+    const addressPath = cli.adminAddressPath;
+    // Written as soon as admin listens, before start-up waits for xDS (admin answers then).
+    opts.onAdminListening = (host, port) => writeFileSync(addressPath, `${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+  }
   if (cli.configPath) {
     opts.configPath = cli.configPath;
     if (cli.configYaml !== undefined) opts.configOverlayYaml = cli.configYaml;
@@ -164,7 +170,14 @@ export async function main(argv: string[]): Promise<void> {
   }
   let server: Server;
   try {
-    server = await Server.start(opts);
+    server = await Server.create(opts);
+    // Before start-up waits for xDS: SIGTERM then drains what has started and exits.
+    installSignalHandlers(server);
+    // run() may never settle once a shutdown cut start-up short; stopped does. (A failure of
+    // run() after that is moot: marked handled so that it cannot end the drain.)
+    const running = server.run();
+    running.catch(() => undefined);
+    await Promise.race([running, server.stopped]);
   } catch (e) {
     process.stderr.write(`courier: ${e instanceof ConfigError ? `invalid configuration:\n${e.message}` : (e as Error).message}\n`);
     process.exit(1);
@@ -172,15 +185,6 @@ export async function main(argv: string[]): Promise<void> {
   // From here on a bug that escapes on main is logged and counted, not fatal (start-up
   // failures above still exit 1).
   keepServingOnUncaughtErrors(server);
-  if (cli.adminAddressPath && server.adminPort !== undefined) {
-    const host = server.bootstrap.config.admin!.address.host;
-    writeFileSync(cli.adminAddressPath, `${host.includes(':') ? `[${host}]` : host}:${server.adminPort}\n`);
-  }
-  const stop = (): void => {
-    void server.shutdown();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
   await server.stopped;
   process.exit(0);
 }

@@ -8,4 +8,6 @@ import type { StreamInfo } from './stream-info.js';
 export interface AccessLogger {
   log(info: StreamInfo): void;
   close(): Promise<void>;
+  /** Reopen the file on the next write (log rotation: SIGUSR1, /reopen_logs); absent for streams. */
+  reopen?(): void;
 }

@@ -12,7 +12,10 @@
  * - A dynamic listener whose address cannot be bound on a worker is removed and counted in
  *   listener_create_failure (Envoy's onListenerCreateFailure); the others carry on.
  * - A changed or removed listener's connections drain for --drain-time-s on the workers
- *   (total_listeners_draining counts that window).
+ *   (total_listeners_draining counts that window), as do all listeners after
+ *   /drain_listeners (drainAll).
+ * - Each listener the workers are given, changed or removed is logged at info (address,
+ *   filters, where they send traffic: listener-log.ts).
  *
  * Stats under `listener_manager.`: listener_added, listener_modified, listener_removed,
  * listener_create_success, listener_create_failure (counters); total_listeners_active,
@@ -21,6 +24,7 @@
 import type { Counter, Gauge, StatsScope } from '../api/stats.js';
 import type { PlainObject } from '../config/proto-json.js';
 import type { ListenerConfig } from '../config/server-config.js';
+import { describeListener } from './listener-log.js';
 
 export interface ListenerEntry {
   readonly config: ListenerConfig;
@@ -52,6 +56,9 @@ export class ListenerManager {
     Record<'active' | 'warming' | 'draining', Gauge>;
   readonly #drainTimers = new Set<NodeJS.Timeout>();
   #publishing = false;
+  /** What the workers were last given, by name (JSON), to log only what changed. */
+  #announced = new Map<string, string>();
+  #drainingAll = false;
 
   constructor(opts: ListenerManagerOptions) {
     this.#opts = opts;
@@ -171,6 +178,18 @@ export class ListenerManager {
     return true;
   }
 
+  /**
+   * /drain_listeners: every listener the workers serve drains (counted in
+   * total_listeners_draining for the drain time). Returns how many. Once only.
+   */
+  drainAll(): number {
+    if (this.#drainingAll) return 0;
+    this.#drainingAll = true;
+    const count = this.#static.size + this.#active.size;
+    for (let i = 0; i < count; i++) this.#countDraining();
+    return count;
+  }
+
   stop(): void {
     for (const t of this.#drainTimers) clearTimeout(t);
     this.#drainTimers.clear();
@@ -188,7 +207,22 @@ export class ListenerManager {
 
   #publish(): number {
     if (!this.#publishing) return 0;
-    return this.#opts.publish(this.activeConfigs());
+    const configs = this.activeConfigs();
+    this.#announce(configs);
+    return this.#opts.publish(configs);
+  }
+
+  #announce(configs: readonly ListenerConfig[]): void {
+    const next = new Map(configs.map((c) => [c.name, JSON.stringify(c)]));
+    for (const c of configs) {
+      const before = this.#announced.get(c.name);
+      if (before === next.get(c.name)) continue;
+      this.#opts.log('info', `listener ${before === undefined ? 'added' : 'modified'}: ${describeListener(c)}`);
+    }
+    for (const name of this.#announced.keys()) {
+      if (!next.has(name)) this.#opts.log('info', `listener removed: '${name}' (its connections drain for up to ${this.#opts.drainTimeMs / 1000}s)`);
+    }
+    this.#announced = next;
   }
 
   #updateGauges(): void {

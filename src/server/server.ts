@@ -9,12 +9,15 @@
  * Each step is bounded by its initial_fetch_timeout.
  *
  * Server states (server.state gauge, /ready, /server_info):
- *   INITIALIZING → LIVE → DRAINING → (stopped)
- * A health check failure (/healthcheck/fail) reads as DRAINING, as in Envoy.
+ *   PRE_INITIALIZING → INITIALIZING → LIVE → DRAINING → (stopped)
+ * Admin listens from PRE_INITIALIZING on, so /ready (503) and /server_info answer while
+ * start-up waits for xDS. A health check failure (/healthcheck/fail) reads as DRAINING, as
+ * in Envoy.
  */
 import type { NetworkFilterConfigFactory } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
-import { Logger, type LogLevel } from '../common/logger.js';
+import type { Logger, LogLevel } from '../common/logger.js';
+import { logger, logLevels, setAllLogLevels } from '../common/log-registry.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { StatsStore } from '../common/stats/stats-store.js';
 import { StatsSinks } from '../common/stats/stats-sinks.js';
@@ -32,6 +35,7 @@ import { ListenerManager } from './listener-manager.js';
 import { WorkerPool } from './worker-pool.js';
 import { attachOverloadManager } from './overload/attach-overload-manager.js';
 import type { OverloadManager } from './overload/overload-manager.js';
+import { initWaitMessage } from './init-wait-log.js';
 import { RouteConfigProviderManager } from './route-config-provider-manager.js';
 import { XdsSubscriptionFactory } from '../xds/subscription-factory.js';
 import { LayeredRuntime } from '../common/runtime/runtime-loader.js';
@@ -52,6 +56,8 @@ export interface ServerOptions {
   drainTimeS: number;
   logLevel?: LogLevel;
   commandLine?: Record<string, unknown>;
+  /** Called once admin listens (before start-up waits for xDS): --admin-address-path. */
+  onAdminListening?: (host: string, port: number) => void;
 }
 
 const STATE_GAUGE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 };
@@ -77,7 +83,7 @@ export class Server {
   readonly #startedAt = Date.now();
   #admin: AdminServer | undefined;
   #adminPort: number | undefined;
-  #state: ServerState = 'INITIALIZING';
+  #state: ServerState = 'PRE_INITIALIZING';
   #healthCheckFailed = false;
   #flushTimer: NodeJS.Timeout | undefined;
   /** stats_config and stats_sinks: tags, matcher, statsd sinks. */
@@ -93,7 +99,8 @@ export class Server {
   private constructor(opts: ServerOptions, bootstrap: LoadedBootstrap, filters: Registry<NetworkFilterConfigFactory>) {
     this.#opts = opts;
     this.bootstrap = bootstrap;
-    this.log = new Logger(opts.logLevel ?? 'info', 'main');
+    setAllLogLevels(opts.logLevel ?? 'info');
+    this.log = logger('main');
     this.stopped = new Promise((r) => (this.#stoppedResolve = r));
     this.#statsSinks = new StatsSinks(bootstrap.config.stats);
     this.#statsSinks.attach(this.stats);
@@ -107,13 +114,14 @@ export class Server {
     });
     this.workers.on('worker-restart', () => this.stats.counter('server.worker_restarts').inc());
     const config = bootstrap.config;
-    const log = (level: 'info' | 'warning' | 'debug', msg: string): void => this.log.log(level, msg);
+    const configLog = logger('config');
+    const log = (level: 'info' | 'warning' | 'debug', msg: string): void => configLog.log(level, msg);
     if (config.overload) this.#overload = attachOverloadManager(config.overload, this.stats, this.workers, opts.inProcess ? 1 : opts.concurrency, log);
     this.#xds = new XdsSubscriptionFactory({
       node: { id: config.node.id, cluster: config.node.cluster },
       rootStats: this.stats,
       ads: config.ads,
-      log: this.log,
+      log: configLog,
     });
     this.#runtime = new LayeredRuntime({
       config: config.runtime,
@@ -156,7 +164,7 @@ export class Server {
       // Live: CDS clusters count for validate_clusters as soon as they are known.
       clusterNames: this.#clusters.names,
       publish: (routes) => this.workers.publish('routes', routes),
-      log: (level, msg) => this.log.log(level, msg),
+      log: (level, msg) => configLog.log(level, msg),
     });
     if (config.lds) {
       this.#lds = new LdsApi({
@@ -210,11 +218,30 @@ export class Server {
   }
 
   static async start(opts: ServerOptions): Promise<Server> {
+    const server = await Server.create(opts);
+    await server.run();
+    return server;
+  }
+
+  /** Loads and checks the config; the server does nothing until run(). */
+  static async create(opts: ServerOptions): Promise<Server> {
     const bootstrap = Server.load(opts);
     await Server.prepare(bootstrap);
-    const server = new Server(opts, bootstrap, networkFilterRegistry());
-    await server.#start();
-    return server;
+    return new Server(opts, bootstrap, networkFilterRegistry());
+  }
+
+  /**
+   * Starts admin, then the initialization sequence; resolves once LIVE (or at once if
+   * shutdown() was called meanwhile). Rejects when a static listener cannot bind.
+   */
+  async run(): Promise<void> {
+    await this.#startAdmin();
+    try {
+      await this.#start();
+    } catch (e) {
+      await this.#admin?.close();
+      throw e;
+    }
   }
 
   get adminPort(): number | undefined {
@@ -230,6 +257,16 @@ export class Server {
     return this.#healthCheckFailed && this.#state === 'LIVE' ? 'DRAINING' : this.#state;
   }
 
+  /** Admin first, so that it answers (503, INITIALIZING) while start-up waits for xDS. */
+  async #startAdmin(): Promise<void> {
+    const admin = this.bootstrap.config.admin;
+    if (!admin) return;
+    this.#admin = new AdminServer(this.#adminContext());
+    this.#adminPort = await this.#admin.listen(admin.address.host, admin.address.port);
+    this.log.info(`admin listening on ${admin.address.host}:${this.#adminPort}`);
+    this.#opts.onAdminListening?.(admin.address.host, this.#adminPort);
+  }
+
   async #start(): Promise<void> {
     const config = this.bootstrap.config;
     for (const w of this.bootstrap.warnings) this.log.log('warning', `config: ${w}`);
@@ -238,11 +275,15 @@ export class Server {
     this.stats.counter('server.worker_restarts');
     this.workers.start();
     this.#runtime.start(this.#xds);
+    for (const c of config.clusters) {
+      if (c.eds) this.log.info(initWaitMessage(`the initial EDS update of cluster '${c.name}' (service '${c.eds.serviceName}')`, c.eds.source, config.ads));
+    }
     await this.#clusters.addStatic(config.clusters);
     // RTDS layers after the static clusters, before CDS, as Envoy's init order has it.
     await this.#runtime.initialFetchDone;
     // CDS, then the warming of what it added (EDS), before any listener, as Envoy does.
     if (this.#cds) {
+      this.log.info(initWaitMessage('the initial CDS update (listeners start after it)', config.cds!, config.ads));
       this.#cds.start();
       await this.#cds.initialFetchDone;
       await this.#clusters.warmingDone();
@@ -253,7 +294,9 @@ export class Server {
     this.workers.publish('routes', {});
     this.#listeners.addStatic(config.listeners);
     this.#routeProviders.start(config.rds);
+    for (const rds of config.rds) this.log.info(initWaitMessage(`the initial RDS update of route config '${rds.routeConfigName}'`, rds.source, config.ads));
     if (this.#lds) {
+      this.log.info(initWaitMessage('the initial LDS update', config.lds!, config.ads));
       this.#lds.start();
       await this.#lds.initialized();
     }
@@ -266,10 +309,8 @@ export class Server {
       this.#stopXds();
       throw new Error(`cannot bind listeners: ${[...new Set(errors)].join('; ')}`);
     }
-    if (config.admin) {
-      this.#admin = new AdminServer(this.#adminContext());
-      this.#adminPort = await this.#admin.listen(config.admin.address.host, config.admin.address.port);
-    }
+    // Stopped (SIGTERM, /quitquitquit) while it waited: shutdown() is under way.
+    if (this.#shutdown) return;
     this.#setState('LIVE');
     this.#flushTimer = setInterval(() => void this.#flushStats(), config.statsFlushIntervalMs).unref();
     this.log.info(
@@ -334,12 +375,15 @@ export class Server {
       commandLine: this.#opts.commandLine ?? {},
       state: () => this.state,
       healthCheckFailed: () => this.#healthCheckFailed,
+      draining: () => this.#state === 'DRAINING',
       setHealthCheckFailed: (fail) => {
         this.#healthCheckFailed = fail;
         this.#updateServerGauges();
       },
       collectStats: () => this.collectStats(),
       statsTags: this.#statsSinks.tags,
+      logLevelsChanged: () => this.workers.broadcast({ t: 'log_levels', levels: logLevels() }),
+      reopenAccessLogs: () => this.reopenAccessLogs(),
       resetCounters: () => {
         this.stats.resetCounters();
         this.workers.broadcast({ t: 'reset_counters' });
@@ -359,6 +403,15 @@ export class Server {
       dynamicRouteConfigs: () => this.#routeProviders.dynamicRouteConfigs(),
       drainListeners: (graceful) => {
         const stop = (): void => this.workers.broadcast({ t: 'stop_listeners' });
+        const count = this.#listeners.drainAll();
+        if (count === 0) logger('admin').info('/drain_listeners: no listener left to drain');
+        else {
+          logger('admin').info(
+            `draining ${count} listener(s) (/drain_listeners): ` +
+              (graceful ? `they keep accepting for the drain time (${this.#opts.drainTimeS}s), then stop` : 'they stop accepting now') +
+              '; open connections are told to close',
+          );
+        }
         this.#setState('DRAINING');
         // As Envoy: the drain sequence starts now (connections are told); with ?graceful the
         // listeners keep accepting for the drain time first.
@@ -371,14 +424,34 @@ export class Server {
     };
   }
 
+  /** SIGUSR1, POST /reopen_logs: every worker reopens its access log files (log rotation). */
+  reopenAccessLogs(): void {
+    this.workers.broadcast({ t: 'reopen_logs' });
+  }
+
+  /** Connections open on the listeners now (every worker), for the drain log line. */
+  async #openConnections(): Promise<number> {
+    const { snapshot } = await this.workers.collectStats();
+    let n = 0;
+    for (const [name, value] of Object.entries(snapshot.gauges)) {
+      if (name.startsWith('listener.') && name.endsWith('.downstream_cx_active') && !name.includes('.worker_')) n += value;
+    }
+    return n;
+  }
+
   /**
    * Drain and stop: stop accepting, give open connections up to --drain-time-s to finish,
    * close what is left, stop admin. Idempotent.
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
-      this.log.info(`draining (up to ${this.#opts.drainTimeS}s)`);
       this.#setState('DRAINING');
+      const open = await this.#openConnections().catch(() => undefined);
+      const deadline = new Date(Date.now() + this.#opts.drainTimeS * 1000).toISOString();
+      this.log.info(
+        `draining: listeners stop accepting; ${open ?? 'the'} open connection(s) have until ${deadline} ` +
+          `(--drain-time-s ${this.#opts.drainTimeS}) to finish, then are closed`,
+      );
       if (this.#flushTimer) clearInterval(this.#flushTimer);
       this.#overload?.stop();
       this.#stopXds();

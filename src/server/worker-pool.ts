@@ -16,6 +16,7 @@ import type { StatsSnapshot } from '../api/stats.js';
 import type { StatsConfig } from '../config/stats-config.js';
 import { mergeSnapshots } from '../common/stats/stats-merge.js';
 import { addHostStats, type HostStats } from '../common/upstream/host-stats.js';
+import { logLevels } from '../common/log-registry.js';
 import { Worker } from '../worker/worker.js';
 import type { Channel, MainToWorker, SlotName, SlotValues, WorkerToMain } from './worker-protocol.js';
 
@@ -89,7 +90,15 @@ export class WorkerPool extends EventEmitter {
   #spawn(id: number): void {
     const handle = this.#opts.inProcess ? this.#spawnInProcess(id) : this.#spawnProcess(id);
     this.#workers.set(id, handle);
-    handle.send({ t: 'init', workerId: id, workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency, drainTimeMs: this.#opts.drainTimeMs, stats: this.#opts.stats });
+    handle.send({
+      t: 'init',
+      workerId: id,
+      workerCount: this.#opts.inProcess ? 1 : this.#opts.concurrency,
+      drainTimeMs: this.#opts.drainTimeMs,
+      // A restarted worker logs at the levels /logging set, not the command line's.
+      logLevels: logLevels(),
+      stats: this.#opts.stats,
+    });
     // Replay every slot in a fixed order: runtime, overload, clusters and routes before
     // listeners, so a connection accepted at once finds its runtime values, its overload state,
     // its cluster and its RDS routes.

@@ -8,6 +8,7 @@ import type { ClusterConfig, ClusterMembership, ListenerConfig, RouteConfigKindN
 import type { HostStats } from '../common/upstream/host-stats.js';
 import type { RuntimeSlotValue } from '../common/runtime/runtime-snapshot.js';
 import type { StatsConfig } from '../config/stats-config.js';
+import type { LogLevel } from '../common/logger.js';
 
 /** One accepted dynamic route config, as main posts it to workers. */
 export interface RoutesSlotEntry {
@@ -50,7 +51,11 @@ export type SlotName = keyof SlotValues;
 
 export type MainToWorker =
   /** `drainTimeMs`: how long connections of a listener LDS removed or changed may carry on. */
-  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number; stats?: StatsConfig }
+  | { t: 'init'; workerId: number; workerCount: number; drainTimeMs: number; logLevels: Record<string, LogLevel>; stats?: StatsConfig }
+  /** /logging changed levels: the worker's loggers follow main's. */
+  | { t: 'log_levels'; levels: Record<string, LogLevel> }
+  /** SIGUSR1 or POST /reopen_logs: reopen access log files (log rotation). */
+  | { t: 'reopen_logs' }
   | { [K in SlotName]: { t: 'slot'; name: K; version: number; value: SlotValues[K] } }[SlotName]
   | { t: 'stats'; id: number }
   | { t: 'reset_counters' }

@@ -8,6 +8,7 @@ import type { AccessLogger } from '../api/access-logger.js';
 import type { NetworkFilterConfigFactory, NetworkFilterFactoryCb, WorkerFilterContext } from '../api/network-filter.js';
 import type { Registry } from '../api/registry.js';
 import { createAccessLogger, type AccessLogConfig } from '../common/access-log/access-log-config.js';
+import { logger, setLogLevels } from '../common/log-registry.js';
 import { StatsStore } from '../common/stats/stats-store.js';
 import { StatsSinks } from '../common/stats/stats-sinks.js';
 import { destroyUpstreamConnections } from '../common/upstream/tcp-conn-pool.js';
@@ -70,7 +71,14 @@ export class Worker {
         this.#clusterManager = new ThreadLocalClusterManagerImpl(this.stats, m.workerCount);
         // Histogram values go to the statsd sinks from here, as Envoy's workers send them.
         if (m.stats && m.stats.sinks.length > 0) (this.#statsSinks = new StatsSinks(m.stats)).attach(this.stats);
+        setLogLevels(m.logLevels);
         this.#state = 'running';
+        return;
+      case 'log_levels':
+        setLogLevels(m.levels);
+        return;
+      case 'reopen_logs':
+        this.reopenAccessLogs();
         return;
       case 'slot':
         this.#queue = this.#queue.then(() => this.#applySlot(m)).catch((e) => console.error('courier worker: slot update failed:', e));
@@ -173,10 +181,17 @@ export class Worker {
     const timer = setTimeout(() => {
       this.#drainTimers.delete(timer);
       this.#draining.delete(connections);
+      if (connections.size > 0) logger('connection').info(`drain deadline of a replaced or removed listener: closing ${connections.size} connection(s) still open`);
       for (const c of connections) c.close(CloseType.NoFlush, 'drain_timeout');
     }, this.#drainTimeMs);
     timer.unref();
     this.#drainTimers.add(timer);
+  }
+
+  /** Log rotation: every file access log reopens its path before its next write. */
+  reopenAccessLogs(): void {
+    logger('main').info('reopening access log files');
+    for (const l of this.#accessLoggers) l.reopen?.();
   }
 
   #buildFactories(config: ListenerConfig): NetworkFilterFactoryCb[] {
@@ -221,14 +236,22 @@ export class Worker {
     while (this.#openConnections() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
+    const left = this.#openConnections();
+    if (left > 0) logger('connection').info(`drain deadline reached: closing ${left} connection(s) still open`);
+    else logger('connection').debug(`drained: no connection left open`);
     for (const l of all) l.closeConnections();
     destroyUpstreamConnections();
     this.#overload.stop();
     for (const t of this.#drainTimers) clearTimeout(t);
     for (const set of this.#draining) for (const c of set) c.close(CloseType.NoFlush, 'drain_timeout');
     this.#draining.clear();
-    // Let close events run (access logs are written from them) before flushing the logs.
-    await new Promise((r) => setImmediate(r));
+    // Close events come on later turns of the event loop, and access logs are written from
+    // them (a proxied connection's once both its sides are closed): wait for every
+    // connection to be gone, then a few turns more for their upstream sides, before the logs
+    // are flushed and closed. Turns, not time: a loaded machine delays both alike.
+    const settle = Date.now() + 2000;
+    while (this.#openConnections() > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 5));
+    for (let turn = 0; turn < 5; turn++) await new Promise((r) => setImmediate(r));
     await Promise.all(this.#accessLoggers.map((l) => l.close().catch(() => {})));
     this.#state = 'stopped';
     this.#statsSinks?.close();

@@ -120,6 +120,8 @@ export class GrpcMux {
   readonly #opts: GrpcMuxOptions;
   readonly #backoff: JitteredBackoff;
   readonly #connected: Gauge;
+  /** Whether a stream was ever up: the next one is a reconnection (logged as such). */
+  #everConnected = false;
   /** Insertion order = the order types are first requested on a new stream. */
   readonly #types = new Map<string, TypeState>();
   #state: MuxState = 'idle';
@@ -227,6 +229,8 @@ export class GrpcMux {
         break;
       case 'connected':
         this.#connected.set(1);
+        this.#log('info', `${this.#everConnected ? 'reconnected' : 'connected'} to ${this.#opts.target}`);
+        this.#everConnected = true;
         break;
       case 'backoff':
       case 'stopped':
@@ -397,6 +401,9 @@ export class GrpcMux {
       this.#log('warning', `${ts.type.shortName} version "${version}" rejected: ${errors.join('; ')}`);
       this.#sendRequest(ts, errors.join('\n'));
       return;
+    }
+    if (version !== ts.acceptedVersion) {
+      this.#log('info', `${ts.type.shortName} update accepted: version "${version}", ${decoded.resources.length} resource(s)`);
     }
     ts.acceptedVersion = version;
     if (ts.type.allResourcesRequiredInSotW) ts.cache.clear();

@@ -165,7 +165,7 @@ export class FileSubscription implements XdsSubscription {
     if (this.#state !== 'started') return;
     if (verdict === 'accept') {
       recordAccepted(this.#stats, parsed.version, subset.length === 0);
-      this.#log('debug', `${file}: version "${parsed.version}" accepted`);
+      this.#log('info', `${file}: version "${parsed.version}" accepted, ${subset.length} resource(s)`);
     } else {
       this.#reject(verdict.reject);
     }

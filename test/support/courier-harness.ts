@@ -35,6 +35,15 @@ export interface StartOptions {
   drainTimeS?: number;
   /** Command mode: start it under `ulimit -n` of this many file descriptors. */
   fdLimit?: number;
+  /** Command mode: options for node itself, before the script (e.g. --inspect-port=N). */
+  nodeArgs?: string[];
+  /** Command mode: -l (default warning). */
+  logLevel?: string;
+  /**
+   * Command mode: wait until /ready says LIVE (default). false: return as soon as admin
+   * answers (it does from the start, while start-up waits for xDS).
+   */
+  waitLive?: boolean;
 }
 
 export function tmpDir(): string {
@@ -98,7 +107,7 @@ export async function startCourier(yaml: string, opts: StartOptions = {}): Promi
   const configPath = path.join(dir, 'courier.yaml');
   const addressPath = path.join(dir, 'admin-address');
   writeFileSync(configPath, yaml);
-  const args = [COURIER_BIN, '-c', configPath, '--concurrency', String(opts.processes), '--drain-time-s', String(opts.drainTimeS ?? 1), '--admin-address-path', addressPath, '-l', 'warning'];
+  const args = [...(opts.nodeArgs ?? []), COURIER_BIN, '-c', configPath, '--concurrency', String(opts.processes), '--drain-time-s', String(opts.drainTimeS ?? 1), '--admin-address-path', addressPath, '-l', opts.logLevel ?? 'warning'];
   const child =
     opts.fdLimit === undefined
       ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -107,13 +116,23 @@ export async function startCourier(yaml: string, opts: StartOptions = {}): Promi
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close' (every line written has been read), or 2 s after 'exit' should a process that
+  // shares the pipes (a worker) outlive main.
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('close', (code) => resolve(code));
+    child.on('exit', (code) => setTimeout(() => resolve(code), 2000).unref());
+  });
   const deadline = Date.now() + 15000;
   while (!existsSync(addressPath) || readFileSync(addressPath, 'utf8').trim() === '') {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`courier did not start:\n${output}`);
     await sleep(25);
   }
   const adminPort = Number(readFileSync(addressPath, 'utf8').trim().split(':').pop());
+  // Admin listens before start-up waits for xDS; listeners are bound once it is LIVE.
+  while (opts.waitLive !== false && (await httpRequest(adminPort, '/ready').catch(() => ({ status: 0 }))).status !== 200) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`courier did not start: admin answered, never LIVE:\n${output}`);
+    await sleep(25);
+  }
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) child.kill('SIGTERM');
     const code = await exited;

@@ -149,12 +149,12 @@ export interface XdsServerProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `courier xds-server --dir DIR --port 0` and waits until it says where it listens. */
-export async function startXdsServerProcess(dir: string): Promise<XdsServerProcess> {
-  const child = spawn(process.execPath, [COURIER_BIN, 'xds-server', '--dir', dir, '--port', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `courier xds-server --dir DIR --port PORT` (default 0: any) and waits until it says where it listens. */
+export async function startXdsServerProcess(dir: string, port = 0): Promise<XdsServerProcess> {
+  const child = spawn(process.execPath, [COURIER_BIN, 'xds-server', '--dir', dir, '--port', String(port)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const boundPort = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`xds-server did not say where it listens; stderr:\n${stderr}`)), 10_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /^xds-server listening on 127\.0\.0\.1:(\d+)$/.exec(line);
@@ -166,7 +166,7 @@ export async function startXdsServerProcess(dir: string): Promise<XdsServerProce
     child.on('exit', (code) => reject(new Error(`xds-server exited (${code}):\n${stderr}`)));
   });
   return {
-    port,
+    port: boundPort,
     child,
     log: () => stderr,
     stop: async () => {

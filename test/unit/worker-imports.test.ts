@@ -3,7 +3,7 @@
  * YAML parser stay on main. Not only for memory: a worker that merely imported protobufjs (through
  * one constant) garbage-collected so much harder that the Dubbo proxy lost a third of its
  * throughput and its p99 went from ~2 ms to ~11 ms. This walks the static imports of the
- * compiled worker entry, as Node would load them.
+ * compiled worker entry (and its literal dynamic imports), as Node would load them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +22,13 @@ function packagesReachable(entry: string): Map<string, string[]> {
     seen.add(file);
     const source = readFileSync(file, 'utf8');
     // Compiled ESM: `import ... from '...'` and bare `import '...'`; `import type` is erased.
-    for (const m of source.matchAll(/^\s*import\s+(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm)) {
+    // Also `await import('...')` with a literal: worker-main.ts loads its modules that way, after
+    // installing its signal handlers.
+    const specs = [
+      ...source.matchAll(/^\s*import\s+(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm),
+      ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ];
+    for (const m of specs) {
       const spec = m[1]!;
       const next = [...chain, path.relative(REPO_ROOT, file)];
       if (spec.startsWith('.')) walk(path.resolve(path.dirname(file), spec), next);
@@ -48,4 +54,10 @@ test('the main process does load them (the walk finds what it looks for)', () =>
   const reachable = packagesReachable(path.join(REPO_ROOT, 'dist', 'src', 'main.js'));
   assert.ok(reachable.has('protobufjs'));
   assert.ok(reachable.has('yaml'));
+});
+
+test('the walk follows the worker entry into the data plane (through its dynamic imports)', () => {
+  const reachable = packagesReachable(path.join(REPO_ROOT, 'dist', 'src', 'worker', 'worker-main.js'));
+  // re2js: the route matchers' regex engine, reached only through ../extensions/all.js.
+  assert.ok(reachable.has('re2js'), [...reachable.keys()].join(', '));
 });

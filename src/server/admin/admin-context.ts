@@ -20,11 +20,17 @@ export interface AdminContext {
   readonly commandLine: Record<string, unknown>;
   state(): ServerState;
   healthCheckFailed(): boolean;
+  /** Draining for good (/drain_listeners, SIGTERM, /quitquitquit), not a health check failure. */
+  draining(): boolean;
   setHealthCheckFailed(fail: boolean): void;
   collectStats(): Promise<{ snapshot: StatsSnapshot; hosts: Record<string, Record<string, HostStats>> }>;
   /** stats_config's tag extraction (Prometheus names and labels). */
   readonly statsTags: TagProducer;
   resetCounters(): void;
+  /** /logging changed this process's levels: tell the workers. */
+  logLevelsChanged(): void;
+  /** POST /reopen_logs: every worker reopens its access log files. */
+  reopenAccessLogs(): void;
   listenerBindings(): ListenerBinding[];
   /** Active clusters: the bootstrap's, then CDS's (addedViaApi), each with every host it has. */
   clusters(): ClusterEntry[];

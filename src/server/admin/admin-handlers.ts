@@ -9,6 +9,9 @@ import type { HostHealth } from '../../config/server-config.js';
 import type { ClusterEntry } from '../cluster-manager.js';
 import type { AdminContext } from './admin-context.js';
 import { RUNTIME_ADMIN_HANDLERS } from './runtime-handlers.js';
+import { queryConfigDump } from './config-dump-query.js';
+import { handleLogging } from './logging-handler.js';
+import { logger } from '../../common/log-registry.js';
 
 export interface AdminResponse {
   status: number;
@@ -223,14 +226,13 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
   },
   {
     path: '/config_dump',
-    help: 'dump current Courier configs (experimental)',
+    help: 'dump current Courier configs (?resource=FIELD, ?mask=PATHS, ?include_eds)',
     mutates: false,
     handle: (q, ctx) => {
       const lastUpdated = new Date(ctx.startedAtMs).toISOString();
       const raw = (ctx.rawBootstrap ?? {}) as Record<string, unknown>;
       const sr = (raw['static_resources'] ?? raw['staticResources'] ?? {}) as Record<string, unknown[]>;
-      return json({
-        configs: [
+      const configs: Array<Record<string, unknown>> = [
           {
             '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
             bootstrap: raw,
@@ -239,7 +241,10 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
           {
             '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
             version_info: ctx.cdsVersion() ?? '',
-            static_clusters: (sr['clusters'] ?? []).map((cluster) => ({ cluster, last_updated: lastUpdated })),
+            static_clusters: (sr['clusters'] ?? []).map((cluster) => ({
+              cluster: { '@type': `${TYPE_URL}envoy.config.cluster.v3.Cluster`, ...(cluster as object) },
+              last_updated: lastUpdated,
+            })),
             // The checked CDS resources (Durations in milliseconds, as Courier decodes them).
             dynamic_active_clusters: ctx.clusters().filter((e) => e.addedViaApi).map(dynamicCluster),
             dynamic_warming_clusters: ctx.warmingClusters().map(dynamicCluster),
@@ -259,7 +264,10 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
           {
             '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
             version_info: ctx.ldsVersion() ?? '',
-            static_listeners: (sr['listeners'] ?? []).map((listener) => ({ listener, last_updated: lastUpdated })),
+            static_listeners: (sr['listeners'] ?? []).map((listener) => ({
+              listener: { '@type': `${TYPE_URL}envoy.config.listener.v3.Listener`, ...(listener as object) },
+              last_updated: lastUpdated,
+            })),
             dynamic_listeners: ctx.dynamicListeners().map(({ entry, warming }) => ({
               name: entry.config.name,
               [warming ? 'warming_state' : 'active_state']: {
@@ -280,8 +288,9 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
               last_updated: new Date(d.lastUpdatedMs).toISOString(),
             })),
           },
-        ],
-      });
+        ];
+      const result = queryConfigDump(configs, q.get('resource'), q.get('mask'));
+      return result.ok ? json({ configs: result.configs }) : text(`${result.message}\n`, result.status);
     },
   },
   {
@@ -308,6 +317,9 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
     mutates: true,
     handle: (_q, ctx) => {
       ctx.setHealthCheckFailed(false);
+      // Draining (/drain_listeners, SIGTERM, /quitquitquit) is not undone by this: the server
+      // keeps failing health checks, and says so rather than "OK".
+      if (ctx.draining()) return text('DRAINING: the server is draining; health checks keep failing\n', 503);
       return text('OK\n');
     },
   },
@@ -317,6 +329,22 @@ export const ADMIN_HANDLERS: readonly AdminHandler[] = [
     mutates: true,
     handle: (q, ctx) => {
       ctx.drainListeners(q.has('graceful'));
+      return text('OK\n');
+    },
+  },
+  {
+    path: '/logging',
+    help: 'query/change logging levels (?level=L, ?<logger>=L, ?paths=a:L,b:L)',
+    mutates: true,
+    handle: handleLogging,
+  },
+  {
+    path: '/reopen_logs',
+    help: 'reopen access logs (log rotation; as SIGUSR1)',
+    mutates: true,
+    handle: (_q, ctx) => {
+      logger('admin').info('reopening access logs (/reopen_logs)');
+      ctx.reopenAccessLogs();
       return text('OK\n');
     },
   },
