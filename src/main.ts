@@ -8,6 +8,7 @@ import { LOG_LEVELS, type LogLevel } from './common/logger.js';
 import { ConfigError } from './config/config-error.js';
 import { networkFilterRegistry } from './extensions/all.js';
 import { Server, type ServerOptions } from './server/server.js';
+import { watchNpmLauncher } from './server/npm-launcher-watch.js';
 import { keepServingOnUncaughtErrors } from './server/uncaught-errors.js';
 import { checkXdsFiles } from './server/xds-file-check.js';
 import { VERSION } from './version.js';
@@ -157,7 +158,13 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(1);
     }
   }
-  let server: Server;
+  let server: Server | undefined;
+  // Under npm, the npm command's end is Courier's SIGTERM (see npm-launcher-watch.ts).
+  watchNpmLauncher((parent) => {
+    process.stderr.write(`courier: the npm command that started Courier has exited (parent process ${parent} is gone): stopping as on SIGTERM\n`);
+    if (server) void server.shutdown();
+    else process.exit(1);
+  });
   try {
     server = await Server.start(opts);
   } catch (e) {
@@ -172,7 +179,7 @@ export async function main(argv: string[]): Promise<void> {
     writeFileSync(cli.adminAddressPath, `${host.includes(':') ? `[${host}]` : host}:${server.adminPort}\n`);
   }
   const stop = (): void => {
-    void server.shutdown();
+    void server!.shutdown();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
