@@ -5,10 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { COURIER_BIN, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
+import { COURIER_BIN, eventually, httpRequest, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
+import { portFree, spawnMarked } from '../support/process-tree.js';
 import { tcpProxyYaml } from '../support/configs.js';
 import { VERSION } from '../../src/version.js';
 
@@ -72,23 +73,93 @@ test('--config-yaml gives the bootstrap inline', () => {
   assert.match(r.stdout, /configuration '--config-yaml' OK/);
 });
 
-test('serving a listener whose port is taken exits 1 naming the listener', async () => {
+/** A real socket holding a loopback port, as another program would. */
+async function squat(): Promise<{ port: number; close(): Promise<void> }> {
   const squatter = net.createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  return { port: (squatter.address() as net.AddressInfo).port, close: () => new Promise<void>((resolve) => squatter.close(() => resolve())) };
+}
+
+/** Runs `courier` with a process marker; resolves once it exited and every process it started is gone. */
+async function courierFailing(args: string[]): Promise<{ code: number | null; output: string }> {
+  const run = spawnMarked(process.execPath, [COURIER_BIN, ...args], { cwd: REPO_ROOT });
   try {
-    const port = (squatter.address() as net.AddressInfo).port;
+    const [code] = await run.exited;
+    await run.allGone(5000);
+    return { code, output: run.output() };
+  } finally {
+    run.killAll();
+  }
+}
+
+/** The message of a port that is taken: which address, whose, why and what to do; no stack trace. */
+function assertPortTakenMessage(output: string, owner: RegExp, port: number): void {
+  assert.match(output, new RegExp(`^courier: ${owner.source} cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use .*\\(EADDRINUSE\\)$`, 'm'));
+  assert.ok(output.includes(`ss -ltnp 'sport = :${port}'`), output);
+  assert.doesNotMatch(output, /^\s+at /m, 'no stack trace');
+}
+
+test('serving a listener whose port is taken exits 1 naming the listener, its address and what to do; no worker is left', async () => {
+  const taken = await squat();
+  try {
     const yaml = tcpProxyYaml({ ports: [9000] })
       .replace('- name: tcp\n', '- name: busy_listener\n')
-      .replace(/(busy_listener\n\s+address:\n\s+socket_address: \{ address: 127\.0\.0\.1, port_value: )0/, `$1${port}`);
-    assert.ok(yaml.includes(`port_value: ${port}`), yaml);
-    const r = courier(['--config-yaml', yaml, '--concurrency', '1', '-l', 'error']);
-    assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /busy_listener/);
-    assert.match(r.stderr, new RegExp(`EADDRINUSE 127\\.0\\.0\\.1:${port}`));
+      .replace(/(busy_listener\n\s+address:\n\s+socket_address: \{ address: 127\.0\.0\.1, port_value: )0/, `$1${taken.port}`);
+    assert.ok(yaml.includes(`port_value: ${taken.port}`), yaml);
+    const r = await courierFailing(['--config-yaml', yaml, '--concurrency', '2', '-l', 'error']);
+    assert.equal(r.code, 1, r.output);
+    assertPortTakenMessage(r.output, /listener 'busy_listener'/, taken.port);
   } finally {
-    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    await taken.close();
   }
 });
+
+test('serving with the admin port taken exits 1 naming admin.address and what to do; no worker is left', async () => {
+  const taken = await squat();
+  try {
+    const yaml = tcpProxyYaml({ ports: [9000] }).replace('socket_address: { address: 127.0.0.1, port_value: 0 }', `socket_address: { address: 127.0.0.1, port_value: ${taken.port} }`);
+    assert.ok(yaml.indexOf(`port_value: ${taken.port}`) < yaml.indexOf('static_resources'), yaml);
+    const r = await courierFailing(['--config-yaml', yaml, '--concurrency', '2', '-l', 'error']);
+    assert.equal(r.code, 1, r.output);
+    assertPortTakenMessage(r.output, /admin\.address/, taken.port);
+  } finally {
+    await taken.close();
+  }
+});
+
+// SIGTERM to the process a user or a supervisor started: `node bin/courier.js` directly, and
+// `npx courier`, where npm runs Courier through `sh -c` and forwards SIGTERM to that shell
+// only (src/server/npm-launcher-watch.ts).
+for (const [launcher, command, args] of [
+  ['node bin/courier.js', process.execPath, [COURIER_BIN]],
+  ['npx courier', 'npx', ['courier']],
+] as const) {
+  test(`${launcher}, sent SIGTERM: every process it started exits and the ports are free`, { timeout: 90_000 }, async () => {
+    const dir = tmpDir();
+    const config = path.join(dir, 'courier.yaml');
+    const adminAddress = path.join(dir, 'admin-address');
+    writeFileSync(config, tcpProxyYaml({ ports: [9000] }));
+    const run = spawnMarked(command, [...args, '-c', config, '--concurrency', '2', '--admin-address-path', adminAddress], { cwd: REPO_ROOT });
+    try {
+      await run.waitFor(/courier started/);
+      const adminPort = await eventually(() => (existsSync(adminAddress) ? Number(readFileSync(adminAddress, 'utf8').trim().split(':').pop()) : 0), 'the admin address file');
+      const listeners = JSON.parse((await httpRequest(adminPort, '/listeners?format=json')).body) as {
+        listener_statuses: Array<{ local_address: { socket_address: { port_value: number } } }>;
+      };
+      const listenerPort = listeners.listener_statuses[0]!.local_address.socket_address.port_value;
+      // main and its 2 workers (plus npm and sh under npx).
+      assert.ok(run.processes().length >= 3, run.processes().map((p) => `${p.pid} ${p.args}`).join('\n'));
+      run.child.kill('SIGTERM');
+      await run.allGone(15_000);
+      assert.ok(portFree(listenerPort), `nothing listens on the listener's port ${listenerPort}`);
+      assert.ok(portFree(adminPort), `nothing listens on the admin port ${adminPort}`);
+      assert.match(run.output(), /\]\[main\]\[info\] stopped/);
+    } finally {
+      run.killAll();
+      rmSync(dir, { recursive: true });
+    }
+  });
+}
 
 /** Copies of ../shared/reference's example configs, kept in the repo so a clean clone has them. */
 const REFERENCE = path.join(REPO_ROOT, 'test', 'fixtures', 'reference');
