@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { COURIER_BIN, eventually, REPO_ROOT } from '../support/courier-harness.js';
+import { COURIER_BIN, eventually, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
 import { portFree, spawnMarked } from '../support/process-tree.js';
 
 const examples = readdirSync(path.join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.yaml'));
@@ -83,3 +83,40 @@ for (const [owner, port, command, message] of [
     }
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// contrib/systemd/courier.service, the unit the README shows.
+
+test('contrib/systemd/courier.service stops Courier with SIGTERM, waits longer than it drains, restarts on failure, and passes systemd-analyze verify', (t) => {
+  const unitPath = path.join(REPO_ROOT, 'contrib', 'systemd', 'courier.service');
+  const unit = readFileSync(unitPath, 'utf8');
+  const field = (key: string): string | undefined => new RegExp(`^${key}=(.*)$`, 'm').exec(unit)?.[1];
+  assert.equal(field('Type'), 'exec');
+  assert.equal(field('KillSignal'), 'SIGTERM');
+  assert.equal(field('Restart'), 'on-failure');
+  const execStart = field('ExecStart') ?? '';
+  assert.match(execStart, /^\/usr\/bin\/node \S+\/bin\/courier\.js -c \S+/, 'node on bin/courier.js itself, not npx or npm');
+  const drainS = Number(/--drain-time-s (\d+)/.exec(execStart)?.[1]);
+  const stopS = Number(/^(\d+)s?$/.exec(field('TimeoutStopSec') ?? '')?.[1]);
+  assert.ok(stopS > drainS, `TimeoutStopSec (${stopS}) is longer than --drain-time-s (${drainS})`);
+  for (const line of ['Type=exec', `ExecStart=${execStart}`, 'KillSignal=SIGTERM', `TimeoutStopSec=${field('TimeoutStopSec')}`, 'Restart=on-failure']) {
+    assert.ok(readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').includes(`    ${line}\n`), `the README shows ${line}`);
+  }
+
+  if (spawnSync('systemd-analyze', ['--version']).error) {
+    t.skip('systemd-analyze is not installed here (Debian: apt-get install systemd); the unit was not verified');
+    return;
+  }
+  // Verified as installed, with this machine's node (verify checks that the command exists).
+  const dir = tmpDir();
+  try {
+    const copy = path.join(dir, 'courier.service');
+    writeFileSync(copy, unit.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+    const r = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+    const complaints = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes('courier.service'));
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.deepEqual(complaints, [], 'systemd-analyze verify has nothing to say about the unit');
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
