@@ -11,14 +11,20 @@ import net from 'node:net';
 import path from 'node:path';
 import { COURIER_BIN, eventually, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
 import { portFree, spawnMarked } from '../support/process-tree.js';
+import { runWalkthrough } from '../support/walkthrough.js';
 
-const examples = readdirSync(path.join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.yaml'));
+/** Bootstraps: examples/*.yaml and examples/<walkthrough>/*.yaml (xDS resources sit one level deeper). */
+const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
+const examples = readdirSync(EXAMPLES_DIR, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? readdirSync(path.join(EXAMPLES_DIR, e.name)).filter((f) => f.endsWith('.yaml')).map((f) => `${e.name}/${f}`) : e.name.endsWith('.yaml') ? [e.name] : [],
+);
 
 test('there is one example per implemented flow', () => {
   assert.ok(examples.includes('tcp-proxy.yaml'));
   assert.ok(examples.includes('dubbo-proxy.yaml'));
   assert.ok(examples.includes('http-proxy.yaml'));
   assert.ok(examples.includes('meta-protocol-toy.yaml'));
+  assert.ok(examples.includes('xds-server/bootstrap.yaml'));
 });
 
 for (const file of examples) {
@@ -118,5 +124,31 @@ test('contrib/systemd/courier.service stops Courier with SIGTERM, waits longer t
     assert.deepEqual(complaints, [], 'systemd-analyze verify has nothing to say about the unit');
   } finally {
     rmSync(dir, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The walkthroughs: each README's commands, run as they are written.
+
+test('examples/xds-server: courier xds-server drives Courier; a route edited in its directory reroutes the next request', { timeout: 240_000 }, async () => {
+  rmSync('/tmp/courier-xds', { recursive: true, force: true });
+  try {
+    await runWalkthrough(
+      path.join(REPO_ROOT, 'examples', 'xds-server', 'README.md'),
+      [
+        { cmd: 'mkdir -p /tmp/courier-xds && cp examples/xds-server/resources/*.yaml /tmp/courier-xds/' },
+        { cmd: 'npx courier xds-server --dir /tmp/courier-xds --port 18000', ready: /xds-server listening on 127\.0\.0\.1:18000/ },
+        { cmd: 'node examples/xds-server/backend.mjs blue 10011', ready: /listening/ },
+        { cmd: 'node examples/xds-server/backend.mjs green 10012', ready: /listening/ },
+        { cmd: 'npx courier -c examples/xds-server/bootstrap.yaml', ready: /courier started: 1 listener/ },
+        { cmd: 'curl -s http://127.0.0.1:10010/', expect: /^hello from blue$/m },
+        { cmd: "sed -i 's/cluster: blue/cluster: green/' /tmp/courier-xds/routes.yaml" },
+        { cmd: 'curl -s http://127.0.0.1:10010/', expect: /^hello from green$/m, retryMs: 15_000 },
+        { cmd: 'curl -s http://127.0.0.1:9911/config_dump | grep -c walkthrough_routes', expect: /^[1-9]\d*$/m },
+      ],
+      [18000, 10010, 10011, 10012, 9911],
+    );
+  } finally {
+    rmSync('/tmp/courier-xds', { recursive: true, force: true });
   }
 });
