@@ -152,3 +152,19 @@ test('examples/xds-server: courier xds-server drives Courier; a route edited in 
     rmSync('/tmp/courier-xds', { recursive: true, force: true });
   }
 });
+
+test('examples/dubbo: real Dubbo providers and consumer (apache-dubbo-service, apache-dubbo-consumer) through Courier\'s Dubbo proxy', { timeout: 240_000 }, async () => {
+  await runWalkthrough(
+    path.join(REPO_ROOT, 'examples', 'dubbo', 'README.md'),
+    [
+      { cmd: 'node test/support/dubbo-provider-main.cjs --name greeter --port 20881', ready: /^READY 20881$/m },
+      { cmd: 'node test/support/dubbo-provider-main.cjs --name demo --port 20882', ready: /^READY 20882$/m },
+      { cmd: 'npx courier -c examples/dubbo-proxy.yaml', ready: /courier started/ },
+      { cmd: 'node examples/dubbo/consumer.mjs 127.0.0.1:20880 sayHello world', expect: /^Hello world from greeter$/m },
+      { cmd: 'node examples/dubbo/consumer.mjs 127.0.0.1:20880 whoami', expect: /^demo$/m },
+      { cmd: 'node examples/dubbo/consumer.mjs 127.0.0.1:20880 fail oops || true', expect: /^org\.apache\.dubbo\.demo\.DemoService\.fail failed: oops$/m },
+      { cmd: 'curl -s http://127.0.0.1:9901/stats | grep upstream_rq_total', expect: /^cluster\.demo\.upstream_rq_total: 2\ncluster\.greeter\.upstream_rq_total: 1$/m },
+    ],
+    [20880, 20881, 20882, 9901],
+  );
+});

@@ -18,7 +18,7 @@ export interface WalkthroughStep {
   cmd: string;
   /** A long-running command (a server, Courier): started, and ready once its output matches. */
   ready?: RegExp;
-  /** A short command: must exit 0 with output matching this (retried for up to `retryMs`). */
+  /** A short command: must exit 0 with output (stdout, then stderr) matching this (retried for up to `retryMs`). */
   expect?: RegExp;
   /** After a config change, the first attempts may still see the old state. */
   retryMs?: number;
@@ -66,7 +66,7 @@ export async function runWalkthrough(readmePath: string, steps: readonly Walkthr
             failed: true,
           }));
           last = `${r.stdout}${r.stderr}`;
-          return !('failed' in r) && (!step.expect || step.expect.test(r.stdout));
+          return !('failed' in r) && (!step.expect || step.expect.test(last));
         },
         `\`${step.cmd}\` printed ${step.expect ?? 'nothing wrong'}`,
         step.retryMs ?? 0,
