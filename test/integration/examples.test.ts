@@ -25,6 +25,7 @@ test('there is one example per implemented flow', () => {
   assert.ok(examples.includes('http-proxy.yaml'));
   assert.ok(examples.includes('meta-protocol-toy.yaml'));
   assert.ok(examples.includes('xds-server/bootstrap.yaml'));
+  assert.ok(examples.includes('thrift/thrift-proxy.yaml'));
 });
 
 for (const file of examples) {
@@ -166,5 +167,22 @@ test('examples/dubbo: real Dubbo providers and consumer (apache-dubbo-service, a
       { cmd: 'curl -s http://127.0.0.1:9901/stats | grep upstream_rq_total', expect: /^cluster\.demo\.upstream_rq_total: 2\ncluster\.greeter\.upstream_rq_total: 1$/m },
     ],
     [20880, 20881, 20882, 9901],
+  );
+});
+
+test('examples/thrift: Apache Thrift\'s npm server and client through Courier\'s MetaProtocol proxy, routed by method', { timeout: 240_000 }, async () => {
+  await runWalkthrough(
+    path.join(REPO_ROOT, 'examples', 'thrift', 'README.md'),
+    [
+      { cmd: 'node examples/thrift/server.mjs blue 9201', ready: /thrift server blue listening on 127\.0\.0\.1:9201/ },
+      { cmd: 'node examples/thrift/server.mjs green 9202', ready: /thrift server green listening on 127\.0\.0\.1:9202/ },
+      { cmd: 'npx courier -c examples/thrift/thrift-proxy.yaml', ready: /courier started/ },
+      { cmd: 'node examples/thrift/client.mjs 9200 echo hello', expect: /^hello$/m },
+      { cmd: 'node examples/thrift/client.mjs 9200 add 2 3', expect: /^5$/m },
+      { cmd: 'node examples/thrift/client.mjs 9200 whoami', expect: /^green$/m },
+      { cmd: 'node examples/thrift/client.mjs 9200 fail oops 7 || true', expect: /^fail failed: EchoError code 7: oops$/m },
+      { cmd: 'curl -s http://127.0.0.1:9921/stats | grep upstream_rq_total', expect: /^cluster\.blue\.upstream_rq_total: 3\ncluster\.green\.upstream_rq_total: 1$/m },
+    ],
+    [9200, 9201, 9202, 9921],
   );
 });
