@@ -161,7 +161,7 @@ export async function main(argv: string[]): Promise<void> {
   let server: Server | undefined;
   // Under npm, the npm command's end is Courier's SIGTERM (see npm-launcher-watch.ts).
   watchNpmLauncher((parent) => {
-    process.stderr.write(`courier: the npm command that started Courier has exited (parent process ${parent} is gone): stopping as on SIGTERM\n`);
+    process.stderr.write(`courier: the npm command that started Courier has exited (launched by process ${parent}): stopping as on SIGTERM\n`);
     if (server) void server.shutdown();
     else process.exit(1);
   });

@@ -127,14 +127,17 @@ test('serving with the admin port taken exits 1 naming admin.address and what to
   }
 });
 
-// SIGTERM to the process a user or a supervisor started: `node bin/courier.js` directly, and
-// `npx courier`, where npm runs Courier through `sh -c` and forwards SIGTERM to that shell
-// only (src/server/npm-launcher-watch.ts).
-for (const [launcher, command, args] of [
-  ['node bin/courier.js', process.execPath, [COURIER_BIN]],
-  ['npx courier', 'npx', ['courier']],
+// The process a user or a supervisor started, signalled: `node bin/courier.js` directly, and
+// `npx courier`, where npm runs Courier through `sh -c` and forwards SIGTERM to that shell only
+// (src/server/npm-launcher-watch.ts). SIGKILL to Courier's main: its workers notice the IPC
+// channel close and exit. SIGKILL to npm: Courier notices npm is gone and drains.
+for (const [launcher, command, args, signal, stopped] of [
+  ['node bin/courier.js', process.execPath, [COURIER_BIN], 'SIGTERM', true],
+  ['node bin/courier.js', process.execPath, [COURIER_BIN], 'SIGKILL', false],
+  ['npx courier', 'npx', ['courier'], 'SIGTERM', true],
+  ['npx courier', 'npx', ['courier'], 'SIGKILL', true],
 ] as const) {
-  test(`${launcher}, sent SIGTERM: every process it started exits and the ports are free`, { timeout: 90_000 }, async () => {
+  test(`${launcher}, sent ${signal}: every process it started exits and the ports are free`, { timeout: 90_000 }, async () => {
     const dir = tmpDir();
     const config = path.join(dir, 'courier.yaml');
     const adminAddress = path.join(dir, 'admin-address');
@@ -149,17 +152,41 @@ for (const [launcher, command, args] of [
       const listenerPort = listeners.listener_statuses[0]!.local_address.socket_address.port_value;
       // main and its 2 workers (plus npm and sh under npx).
       assert.ok(run.processes().length >= 3, run.processes().map((p) => `${p.pid} ${p.args}`).join('\n'));
-      run.child.kill('SIGTERM');
+      run.child.kill(signal);
       await run.allGone(15_000);
       assert.ok(portFree(listenerPort), `nothing listens on the listener's port ${listenerPort}`);
       assert.ok(portFree(adminPort), `nothing listens on the admin port ${adminPort}`);
-      assert.match(run.output(), /\]\[main\]\[info\] stopped/);
+      if (stopped) assert.match(run.output(), /\]\[main\]\[info\] stopped/, 'Courier drained and stopped');
     } finally {
       run.killAll();
       rmSync(dir, { recursive: true });
     }
   });
 }
+
+test('outside npm, Courier outlives the shell that started it in the background (nohup courier &)', { timeout: 60_000 }, async () => {
+  const dir = tmpDir();
+  const config = path.join(dir, 'courier.yaml');
+  const adminAddress = path.join(dir, 'admin-address');
+  writeFileSync(config, tcpProxyYaml({ ports: [9000] }));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_')));
+  const line = `"${process.execPath}" "${COURIER_BIN}" -c "${config}" --concurrency 1 --admin-address-path "${adminAddress}" >/dev/null 2>&1 &`;
+  const run = spawnMarked('/bin/sh', ['-c', line], { cwd: REPO_ROOT, env });
+  try {
+    assert.deepEqual(await run.exited, [0, null], 'the shell exits at once');
+    const adminPort = await eventually(() => (existsSync(adminAddress) ? Number(readFileSync(adminAddress, 'utf8').trim().split(':').pop()) : 0), 'the admin address file', 30_000);
+    // Several polls of the launcher watch later, Courier (reparented) still serves.
+    await new Promise((r) => setTimeout(r, 4 * 500));
+    assert.equal((await httpRequest(adminPort, '/ready')).status, 200);
+    const main = run.processes().find((p) => p.args.includes('bin/courier.js'));
+    assert.ok(main, run.processes().map((p) => `${p.pid} ${p.args}`).join('\n'));
+    process.kill(main.pid, 'SIGTERM');
+    await run.allGone(15_000);
+  } finally {
+    run.killAll();
+    rmSync(dir, { recursive: true });
+  }
+});
 
 /** Copies of ../shared/reference's example configs, kept in the repo so a clean clone has them. */
 const REFERENCE = path.join(REPO_ROOT, 'test', 'fixtures', 'reference');
