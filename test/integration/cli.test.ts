@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { COURIER_BIN, eventually, httpRequest, REPO_ROOT, tmpDir } from '../support/courier-harness.js';
@@ -39,6 +39,20 @@ test('an unknown flag exits 1 naming the flag', () => {
   assert.match(r.stderr, /unknown argument "--frobnicate"/);
   assert.match(r.stderr, /--help/);
   assert.equal(r.stdout, '');
+});
+
+test('without dist/ (not built yet) courier says to run npm run build, exit 1, no stack trace', () => {
+  const dir = tmpDir();
+  try {
+    mkdirSync(path.join(dir, 'bin'));
+    copyFileSync(COURIER_BIN, path.join(dir, 'bin', 'courier.js'));
+    copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json'));
+    const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'courier.js'), '-c', 'examples/tcp-proxy.yaml'], { encoding: 'utf8', timeout: 15000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, 'courier: the compiled code (dist/) is missing: run `npm run build` in the Courier directory first\n');
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });
 
 test('--mode validate on the bundled example exits 0 without serving', () => {
