@@ -141,6 +141,11 @@ test('serving with the admin port taken exits 1 naming admin.address and what to
   }
 });
 
+/** The admin port from --admin-address-path's file, once Courier has written it. */
+function adminPortFrom(file: string): Promise<number> {
+  return eventually(() => (existsSync(file) ? Number(readFileSync(file, 'utf8').trim().split(':').pop()) : 0), `the admin address in ${file}`, 30_000);
+}
+
 // The process a user or a supervisor started, signalled: `node bin/courier.js` directly, and
 // `npx courier`, where npm runs Courier through `sh -c` and forwards SIGTERM to that shell only
 // (src/server/npm-launcher-watch.ts). SIGKILL to Courier's main: its workers notice the IPC
@@ -159,7 +164,7 @@ for (const [launcher, command, args, signal, stopped] of [
     const run = spawnMarked(command, [...args, '-c', config, '--concurrency', '2', '--admin-address-path', adminAddress], { cwd: REPO_ROOT });
     try {
       await run.waitFor(/courier started/);
-      const adminPort = await eventually(() => (existsSync(adminAddress) ? Number(readFileSync(adminAddress, 'utf8').trim().split(':').pop()) : 0), 'the admin address file');
+      const adminPort = await adminPortFrom(adminAddress);
       const listeners = JSON.parse((await httpRequest(adminPort, '/listeners?format=json')).body) as {
         listener_statuses: Array<{ local_address: { socket_address: { port_value: number } } }>;
       };
@@ -188,7 +193,7 @@ test('outside npm, Courier outlives the shell that started it in the background 
   const run = spawnMarked('/bin/sh', ['-c', line], { cwd: REPO_ROOT, env });
   try {
     assert.deepEqual(await run.exited, [0, null], 'the shell exits at once');
-    const adminPort = await eventually(() => (existsSync(adminAddress) ? Number(readFileSync(adminAddress, 'utf8').trim().split(':').pop()) : 0), 'the admin address file', 30_000);
+    const adminPort = await adminPortFrom(adminAddress);
     // Several polls of the launcher watch later, Courier (reparented) still serves.
     await new Promise((r) => setTimeout(r, 4 * 500));
     assert.equal((await httpRequest(adminPort, '/ready')).status, 200);
