@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { LOG_LEVELS, type LogLevel } from './common/logger.js';
+import { LOG_LEVELS, Logger, type LogLevel } from './common/logger.js';
 import { ConfigError } from './config/config-error.js';
 import { networkFilterRegistry } from './extensions/all.js';
 import { Server, type ServerOptions } from './server/server.js';
@@ -161,7 +161,7 @@ export async function main(argv: string[]): Promise<void> {
   let server: Server | undefined;
   // Under npm, the npm command's end is Courier's SIGTERM (see npm-launcher-watch.ts).
   watchNpmLauncher((parent) => {
-    process.stderr.write(`courier: the npm command that started Courier has exited (launched by process ${parent}): stopping as on SIGTERM\n`);
+    new Logger(cli.logLevel, 'main').warn(`the npm command that started Courier has exited (launched by process ${parent}): stopping as on SIGTERM`);
     if (server) void server.shutdown();
     else process.exit(1);
   });
