@@ -6,4 +6,14 @@
 // ignored meanwhile, as it is later.
 process.on('SIGUSR1', () => {});
 process.on('SIGHUP', () => {});
-import('../dist/src/main.js').then((m) => m.main(process.argv.slice(2)));
+import('../dist/src/main.js').then(
+  (m) => m.main(process.argv.slice(2)),
+  (err) => {
+    // A clean clone or an interrupted build: say what to run rather than print a stack.
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/dist/src/main.js')) {
+      process.stderr.write('courier: the compiled code (dist/) is missing: run `npm run build` in the Courier directory first\n');
+      process.exit(1);
+    }
+    throw err;
+  },
+);

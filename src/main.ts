@@ -4,11 +4,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { LOG_LEVELS, type LogLevel } from './common/logger.js';
+import { LOG_LEVELS, Logger, type LogLevel } from './common/logger.js';
 import { ConfigError } from './config/config-error.js';
 import { networkFilterRegistry } from './extensions/all.js';
 import { Server, type ServerOptions } from './server/server.js';
 import { installSignalHandlers } from './server/signals.js';
+import { watchNpmLauncher } from './server/npm-launcher-watch.js';
 import { keepServingOnUncaughtErrors } from './server/uncaught-errors.js';
 import { checkXdsFiles } from './server/xds-file-check.js';
 import { VERSION } from './version.js';
@@ -168,7 +169,13 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(1);
     }
   }
-  let server: Server;
+  let server: Server | undefined;
+  // Under npm, the npm command's end is Courier's SIGTERM (see npm-launcher-watch.ts).
+  watchNpmLauncher((parent) => {
+    new Logger(cli.logLevel, 'main').warn(`the npm command that started Courier has exited (launched by process ${parent}): stopping as on SIGTERM`);
+    if (server) void server.shutdown();
+    else process.exit(1);
+  });
   try {
     server = await Server.create(opts);
     // Before start-up waits for xDS: SIGTERM then drains what has started and exits.

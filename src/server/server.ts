@@ -23,6 +23,7 @@ import { StatsStore } from '../common/stats/stats-store.js';
 import { StatsSinks } from '../common/stats/stats-sinks.js';
 import { loadBootstrapFile, loadBootstrapText, type LoadedBootstrap } from '../config/bootstrap.js';
 import { ConfigError } from '../config/config-error.js';
+import { formatAddress } from '../config/address.js';
 import { parseCluster } from '../config/cluster-config.js';
 import type { ConfigSourceContext } from '../xds/config-source.js';
 import { networkFilterRegistry } from '../extensions/all.js';
@@ -189,7 +190,9 @@ export class Server {
     }
     this.workers.on('listening', () => this.#listeners.onListening());
     this.workers.on('listen-error', (m: { listener: string; message: string }) => {
-      if (!this.#listeners.onListenError(m.listener, m.message)) this.#staticListenErrors.push(`${m.listener}: ${m.message}`);
+      if (this.#listeners.onListenError(m.listener, m.message)) return;
+      const address = this.bootstrap.config.listeners.find((l) => l.name === m.listener)?.address;
+      this.#staticListenErrors.push(`listener '${m.listener}'${address ? ` cannot listen on ${formatAddress(address.host, address.port)}` : ''}: ${m.message}`);
     });
   }
 
@@ -307,7 +310,7 @@ export class Server {
       const errors = [...this.#staticListenErrors];
       await this.workers.shutdown(0);
       this.#stopXds();
-      throw new Error(`cannot bind listeners: ${[...new Set(errors)].join('; ')}`);
+      throw new Error([...new Set(errors)].join('\n'));
     }
     // Stopped (SIGTERM, /quitquitquit) while it waited: shutdown() is under way.
     if (this.#shutdown) return;

@@ -17,6 +17,7 @@ import type { ListenerConfig } from '../config/server-config.js';
 import type { Channel, MainToWorker, WorkerToMain } from '../server/worker-protocol.js';
 import { CloseType } from '../api/connection.js';
 import type { ConnectionImpl } from '../common/network/connection-impl.js';
+import { bindFailureReason } from '../common/network/bind-failure.js';
 import { ActiveTcpListener } from './active-tcp-listener.js';
 import { WorkerRouteTables } from './route-tables.js';
 import { WorkerOverloadState } from './overload-state.js';
@@ -159,7 +160,8 @@ export class Worker {
       binds.push(
         listener.listen().then(
           (port) => this.#channel.send({ t: 'listening', listener: config.name, host: config.address.host, port }),
-          (err: Error) => this.#channel.send({ t: 'listen_error', listener: config.name, message: err.message }),
+          (err: Error) =>
+            this.#channel.send({ t: 'listen_error', listener: config.name, message: bindFailureReason(err, config.address.host, config.address.port) }),
         ),
       );
     }

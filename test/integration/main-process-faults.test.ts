@@ -143,7 +143,7 @@ test('start-up failures still exit 1: a listener that cannot bind', async () => 
   const yaml = tcpProxyYaml({ ports: [taken.port] }).replace(/port_value: 0 \}\n    filter_chains/, `port_value: ${taken.port} }\n    filter_chains`);
   assert.ok(yaml.includes(`port_value: ${taken.port} }\n    filter_chains`));
   try {
-    await assert.rejects(startCourier(yaml, { processes: 1 }), /courier did not start:[\s\S]*cannot bind listeners/);
+    await assert.rejects(startCourier(yaml, { processes: 1 }), /courier did not start:[\s\S]*listener '[^']+' cannot listen on/);
   } finally {
     await taken.close();
   }

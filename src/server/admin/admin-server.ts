@@ -4,6 +4,8 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
+import { bindFailureReason } from '../../common/network/bind-failure.js';
+import { formatAddress } from '../../config/address.js';
 import type { AdminContext } from './admin-context.js';
 import { ADMIN_HANDLERS, type AdminResponse } from './admin-handlers.js';
 
@@ -19,9 +21,10 @@ export class AdminServer {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
+      const onError = (err: Error): void => reject(new Error(`admin.address cannot listen on ${formatAddress(host, port)}: ${bindFailureReason(err, host, port)}`));
+      this.#server.once('error', onError);
       this.#server.listen({ host, port }, () => {
-        this.#server.removeListener('error', reject);
+        this.#server.removeListener('error', onError);
         resolve((this.#server.address() as net.AddressInfo).port);
       });
     });

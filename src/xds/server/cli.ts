@@ -6,6 +6,7 @@
  * `xds-server listening on HOST:PORT` on stdout (so `--port 0` can be used). SIGTERM/SIGINT stop it.
  */
 import { formatAddress } from '../../config/address.js';
+import { watchNpmLauncher } from '../../server/npm-launcher-watch.js';
 import { startXdsServer } from './xds-server.js';
 
 const HELP = `USAGE: courier xds-server --dir DIR --port N [--host ADDR]
@@ -74,6 +75,8 @@ export async function xdsServerMain(argv: readonly string[]): Promise<void> {
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // Under npx, npm's SIGTERM stops at the shell between it and us (see npm-launcher-watch.ts).
+    watchNpmLauncher(stop);
   });
   process.exit(0);
 }
