@@ -105,6 +105,11 @@ static_resources:
           res.on('end', () => resolve(body));
         }).on('error', reject);
       });
+    // Admin answers (and its address file is written) before the listeners bind: wait for LIVE.
+    while ((await get('/ready')).trim() !== 'LIVE') {
+      assert.ok(child.exitCode === null && Date.now() < deadline, `courier did not become LIVE:\n${output}`);
+      await sleep(50);
+    }
     const listeners = JSON.parse(await get('/listeners?format=json')) as { listener_statuses: Array<{ name: string; local_address: { socket_address: { port_value: number } } }> };
     assert.deepEqual(listeners.listener_statuses.map((l) => l.name).sort(), ['second', 'tcp']);
     for (const l of listeners.listener_statuses) {

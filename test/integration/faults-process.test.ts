@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { hcmHeadYaml, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { hcmHeadYaml, listenerHeadYaml, staticClusterYaml, catchAllVirtualHostYaml } from '../support/configs.js';
 import { eventually, sleep, startCourier } from '../support/courier-harness.js';
 import { childPids, fdCount, isRunning, pick, SteadyLoad, workerPids } from '../support/faults.js';
 import { allTo } from '../support/dubbo-configs.js';
@@ -21,12 +21,7 @@ import { ask, hold, type HeldConnection } from '../support/xds-resources.js';
 /** Listeners "http" (HCM, / → cluster web), "tcp" (tcp_proxy → echo) and "dubbo" (dubbo_proxy → provider). */
 function yaml(webPort: number, echoPort: number, providerPort: number): string {
   return `${hcmHeadYaml('ingress', '/dev/null', '%RESPONSE_CODE%\n')}
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: web }
+${catchAllVirtualHostYaml('web')}
 ${listenerHeadYaml('tcp')}
     filter_chains:
     - filters:

@@ -16,7 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startCourier, eventually, sleep, tmpDir, type CourierHandle } from '../support/courier-harness.js';
 import { connect, readAll } from '../support/peers.js';
-import { hcmHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { hcmHeadYaml, staticClusterYaml, catchAllVirtualHostYaml } from '../support/configs.js';
 
 const HEAD_TIMEOUT_MS = 1000;
 const IDLE_TIMEOUT_MS = 1000;
@@ -26,12 +26,7 @@ const STREAM_IDLE_MS = 1200;
 function yaml(upstreamPort: number, hcmFields: string): string {
   return `${hcmHeadYaml('ingress', path.join(tmpDir(), 'access.log'), '%RESPONSE_CODE% %RESPONSE_FLAGS%\n', { hcm: hcmFields })}
             name: routes
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
+${catchAllVirtualHostYaml('backend')}
   clusters:
 ${staticClusterYaml('backend', [upstreamPort])}
 `;

@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { startDnsServer, type DnsTestServer } from '../support/dns-server.js';
 import { eventually, sleep, startCourier, tmpDir } from '../support/courier-harness.js';
-import { ADMIN_YAML, hcmHeadYaml, listenerHeadYaml } from '../support/configs.js';
+import { ADMIN_YAML, hcmHeadYaml, listenerHeadYaml, catchAllVirtualHostYaml } from '../support/configs.js';
 import { connect } from '../support/peers.js';
 
 const NAME = 'backend.courier.test';
@@ -226,12 +226,7 @@ test('HCM to a LOGICAL_DNS cluster: a request in flight finishes on the old host
     );
     dns.set(NAME, { a: ['127.0.0.2'] });
     const yaml = `${hcmHeadYaml('ingress', `${tmpDir()}/access.log`, '%RESPONSE_CODE%\n')}
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
+${catchAllVirtualHostYaml('backend')}
   clusters:
 ${logicalClusterYaml(dns.port, port, '    dns_refresh_rate: 0.2s')}
 `;

@@ -17,7 +17,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { eventually, httpRequest, sleep, startCourier, tmpDir } from '../support/courier-harness.js';
-import { hcmHeadYaml, staticClusterYaml, tcpProxyYaml } from '../support/configs.js';
+import { hcmHeadYaml, staticClusterYaml, tcpProxyYaml, catchAllVirtualHostYaml } from '../support/configs.js';
 import { closed, connect, echoServer } from '../support/peers.js';
 import { workerPids } from '../support/processes.js';
 
@@ -103,12 +103,7 @@ async function httpBackend(): Promise<{ port: number; close(): Promise<void> }> 
 function httpYaml(logPath: string, backendPort: number): string {
   return `${hcmHeadYaml('ingress', logPath, '%REQ(:PATH)% %RESPONSE_CODE%\n')}
             name: routes
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
+${catchAllVirtualHostYaml('backend')}
   clusters:
 ${staticClusterYaml('backend', [backendPort])}
 `;

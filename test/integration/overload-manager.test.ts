@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { eventually, sleep, startCourier, tmpDir } from '../support/courier-harness.js';
-import { ADMIN_YAML, hcmHeadYaml, listenerHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { ADMIN_YAML, hcmHeadYaml, listenerHeadYaml, staticClusterYaml, catchAllVirtualHostYaml } from '../support/configs.js';
 import { connect, echoServer, listen } from '../support/peers.js';
 
 function overloadYaml(monitor: string, actions: Array<[string, string]>, refresh = '0.05s'): string {
@@ -134,12 +134,7 @@ test('global_downstream_max_connections with one worker counts alone (in-process
 
 function hcmYaml(logPath: string, overload: string, backendPort: number): string {
   return `${hcmHeadYaml('ingress', logPath, '%RESPONSE_CODE% %RESPONSE_FLAGS%\n')}
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
+${catchAllVirtualHostYaml('backend')}
   clusters:
 ${staticClusterYaml('backend', [backendPort])}
 ${overload}

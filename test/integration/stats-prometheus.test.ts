@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { httpRequest, startCourier } from '../support/courier-harness.js';
-import { hcmHeadYaml, staticClusterYaml } from '../support/configs.js';
+import { hcmHeadYaml, staticClusterYaml, catchAllVirtualHostYaml } from '../support/configs.js';
 import { debianTool } from '../support/debian-tool.js';
 
 async function webServer(): Promise<{ port: number; close: () => Promise<void> }> {
@@ -26,12 +26,7 @@ async function webServer(): Promise<{ port: number; close: () => Promise<void> }
 
 function yaml(webPort: number, statsConfig = ''): string {
   return `${hcmHeadYaml('ingress', '/dev/null', '%RESPONSE_CODE%\n')}
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: backend }
+${catchAllVirtualHostYaml('backend')}
   clusters:
 ${staticClusterYaml('backend', [webPort])}
 ${statsConfig}`;

@@ -65,6 +65,16 @@ ${listenerHeadYaml('http')}${extra.listener ? `\n${extra.listener}` : ''}
           route_config:`;
 }
 
+/** A route_config body (for hcmHeadYaml) with one virtual host that sends every path to `cluster`. */
+export function catchAllVirtualHostYaml(cluster: string): string {
+  return `            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route: { cluster: ${cluster} }`;
+}
+
 export interface TcpProxyTestConfig {
   /** Upstream endpoints of cluster "backend" (127.0.0.1 ports). */
   ports: number[];
