@@ -539,6 +539,12 @@ function parseContentLength(v: string): number {
 const ACC_KEEP_BYTES = 16 * 1024;
 
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+/**
+ * An authority-form target (CONNECT) holds only what RFC 3986's authority may: unreserved,
+ * sub-delims, ':', '@', '[', ']' and percent escapes. llhttp refuses anything else (such as
+ * '<'), so a CONNECT target Envoy's codec would refuse is refused here too.
+ */
+const AUTHORITY_FORM = /^[A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]+$/;
 
 // ---------------------------------------------------------------------------------------------
 // States
@@ -1384,7 +1390,7 @@ export class Http1Parser<H extends Http1Head> {
       path = text.substring(this.#tok2Start, this.#tok2End);
       const first = path.charCodeAt(0);
       if (method === 'CONNECT') {
-        if (first === 0x2f || path === '*') {
+        if (first === 0x2f || path === '*' || !AUTHORITY_FORM.test(path)) {
           return this.#reject('invalid_url', 'CONNECT needs an authority-form target');
         }
       } else if (first !== 0x2f && path !== '*' && !ABSOLUTE_FORM.test(path)) {
